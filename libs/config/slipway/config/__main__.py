@@ -1,0 +1,5 @@
+import sys
+
+from slipway.config.effective import main
+
+sys.exit(main())
