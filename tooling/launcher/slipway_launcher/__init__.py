@@ -1,0 +1,1 @@
+"""Tests of the repository's `./pants` launcher live in this package."""
