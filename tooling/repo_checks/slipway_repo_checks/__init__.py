@@ -1,0 +1,1 @@
+"""Checks that the repository's own configuration files agree with each other."""
