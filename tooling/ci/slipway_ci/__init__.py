@@ -1,0 +1,1 @@
+"""Slipway CI tooling: affected-only selection of what to lint, check and test."""
