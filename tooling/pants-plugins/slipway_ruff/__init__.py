@@ -1,0 +1,1 @@
+"""Slipway's Pants backend for current ruff: `ruff check` (lint, fix) and `ruff format` (fmt)."""
