@@ -1,11 +1,12 @@
 import pytest
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from slipway.config import ConfigError, Environment, ServiceSettings, load_settings
 
 
 class BillingSettings(ServiceSettings):
-    model_config = {**ServiceSettings.model_config, "env_prefix": "BILLING_"}
+    model_config = SettingsConfigDict(env_prefix="BILLING_")
 
     port: int = Field(default=8000, ge=1, le=65535, examples=[8080])
     upstream_url: str = Field(examples=["https://payments.internal"])
@@ -50,9 +51,7 @@ def test_production_refuses_debug(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_development_allows_debug() -> None:
-    settings = load_settings(
-        BillingSettings, upstream_url="http://localhost:9999", debug=True
-    )
+    settings = load_settings(BillingSettings, upstream_url="http://localhost:9999", debug=True)
 
     assert settings.debug is True
     assert settings.environment is Environment.DEVELOPMENT
