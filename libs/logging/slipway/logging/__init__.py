@@ -1,0 +1,23 @@
+"""Structured logs for Slipway services: one JSON line per event, request ids, redaction."""
+
+from slipway.logging.pipeline import (
+    Renderer,
+    build_formatter,
+    configure_logging,
+    get_logger,
+    uvicorn_log_config,
+)
+from slipway.logging.redaction import REDACTED, redact_value
+from slipway.logging.request_id import RequestIdMiddleware, current_request_id
+
+__all__ = [
+    "REDACTED",
+    "Renderer",
+    "RequestIdMiddleware",
+    "build_formatter",
+    "configure_logging",
+    "current_request_id",
+    "get_logger",
+    "redact_value",
+    "uvicorn_log_config",
+]

@@ -1,0 +1,174 @@
+"""One logging pipeline for structlog, the stdlib and uvicorn: configure it, get loggers."""
+
+import logging
+import sys
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.typing import Processor
+
+from slipway.logging.fields import StandardFields, foreign_record_fields
+from slipway.logging.redaction import redact_event
+from slipway.logging.rendering import console_renderer, render_json
+
+Renderer = Literal["json", "console"]
+HANDLER_NAME = "slipway"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+class LevelCheckingBoundLogger(structlog.stdlib.BoundLogger):
+    """A stdlib BoundLogger that drops disabled levels before running any processor.
+
+    The check reads the stdlib logger's level on every call, so a later change of level
+    reaches loggers that structlog has already cached.
+    """
+
+    def _proxy_to_logger(
+        self, method_name: str, event: str | None = None, *event_args: str, **event_kw: Any
+    ) -> Any:
+        if not self._logger.isEnabledFor(_METHOD_LEVELS.get(method_name, logging.CRITICAL)):
+            return None
+        return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
+
+
+def _configure_structlog() -> None:
+    # structlog only packs the event for the stdlib; the handler's formatter does the rest,
+    # so this never changes and loggers can be cached on first use.
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=LevelCheckingBoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def build_formatter(
+    *,
+    service: str,
+    version: str,
+    environment: str,
+    renderer: Renderer = "json",
+    colors: bool = False,
+) -> structlog.stdlib.ProcessorFormatter:
+    """The stdlib formatter that renders structlog events and foreign records alike."""
+    for_humans = renderer == "console"
+    fields = StandardFields(
+        service=service, version=version, environment=environment, for_humans=for_humans
+    )
+    final: list[Processor] = (
+        [console_renderer(colors=colors)]
+        if for_humans
+        else [structlog.processors.format_exc_info, render_json]
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.ExtraAdder(),
+            foreign_record_fields,
+        ],
+        processors=[redact_event, fields, *final],
+        pass_foreign_args=True,
+    )
+
+
+def configured_formatter(**options: Any) -> structlog.stdlib.ProcessorFormatter:
+    """`build_formatter` that also configures structlog: the factory `logging.config` calls."""
+    _configure_structlog()
+    return build_formatter(**options)
+
+
+def configure_logging(
+    *,
+    service: str,
+    version: str,
+    environment: str,
+    level: str = "INFO",
+    renderer: Renderer = "json",
+    stream: TextIO | None = None,
+) -> None:
+    """Route structlog, stdlib and uvicorn logs through one pipeline to `stream` (stdout).
+
+    Idempotent: calling it again replaces the previous handler instead of adding one.
+    """
+    _configure_structlog()
+    output = stream if stream is not None else sys.stdout
+    handler = logging.StreamHandler(output)
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(
+        build_formatter(
+            service=service,
+            version=version,
+            environment=environment,
+            renderer=renderer,
+            colors=renderer == "console" and output.isatty(),
+        )
+    )
+    root = logging.getLogger()
+    for existing in root.handlers[:]:
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+        uvicorn_logger.setLevel(logging.NOTSET)
+    logging.captureWarnings(True)
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger named `name` (default: the calling module)."""
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger
+
+
+def uvicorn_log_config(
+    *,
+    service: str,
+    version: str,
+    environment: str,
+    level: str = "INFO",
+    renderer: Renderer = "json",
+) -> dict[str, Any]:
+    """A `logging.config.dictConfig` dict for `uvicorn.run(log_config=...)` with this pipeline."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            HANDLER_NAME: {
+                "()": f"{__name__}.configured_formatter",
+                "service": service,
+                "version": version,
+                "environment": environment,
+                "renderer": renderer,
+                "colors": renderer == "console" and sys.stdout.isatty(),
+            }
+        },
+        "handlers": {
+            HANDLER_NAME: {
+                "class": "logging.StreamHandler",
+                "formatter": HANDLER_NAME,
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "loggers": {
+            name: {"handlers": [], "propagate": True, "level": "NOTSET"} for name in UVICORN_LOGGERS
+        },
+        "root": {"level": level.upper(), "handlers": [HANDLER_NAME]},
+    }
