@@ -1,0 +1,119 @@
+"""Pure ASGI middleware counting and timing HTTP requests by route template."""
+
+from collections.abc import Collection
+from time import perf_counter
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipway.observability.metrics import http_metrics
+
+UNMATCHED_ROUTE = "unmatched"
+"""Route label for requests no route matched (404s, slash redirects): keeps cardinality bounded."""
+
+OTHER_METHOD = "OTHER"
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY")
+)
+
+
+def _mount_prefix(scope: Scope, outer_root_path: str) -> str:
+    """Template of the mount prefix a request was routed through ('' when not mounted)."""
+    concrete: str = scope.get("root_path", "")[len(outer_root_path) :]
+    if not concrete:
+        return ""
+    # Starlette keeps the outermost router in scope["router"]; a mount path with parameters
+    # (/t/{tenant}) must be labelled by its template, not by the tenant it matched.
+    for route in getattr(scope.get("router"), "routes", ()):
+        if isinstance(route, Mount) and "{" in route.path:
+            match = route.path_regex.match(concrete + "/")
+            if match is not None:
+                rest = match.group("path").rstrip("/")
+                return route.path + ("/" + rest if rest else "")
+    return concrete
+
+
+def route_template(scope: Scope, outer_root_path: str = "") -> str:
+    """The path template of the route that handled `scope`, or UNMATCHED_ROUTE."""
+    path: Any = None
+    fastapi_scope = scope.get("fastapi")
+    if fastapi_scope:
+        # FastAPI >= 0.16x keeps included routers unflattened: scope["route"].path is then
+        # relative to the router; the effective route context carries the full template.
+        path = getattr(fastapi_scope.get("effective_route_context"), "path_format", None)
+    if path is None:
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED_ROUTE
+        path = getattr(route, "path", None)
+        if isinstance(route, Mount):
+            path = "" if path is None else path + "/{path}"
+    if not isinstance(path, str):
+        return UNMATCHED_ROUTE
+    if scope.get("root_path", "") != outer_root_path:
+        return _mount_prefix(scope, outer_root_path) + path
+    return path
+
+
+class MetricsMiddleware:
+    """Counts requests, times them and tracks in-flight ones, labelled by route template."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        registry: CollectorRegistry | None = None,
+        excluded_paths: Collection[str] = ("/metrics",),
+    ) -> None:
+        self.app = app
+        self._metrics = http_metrics(registry)
+        self._excluded_paths = frozenset(excluded_paths)
+        self._in_progress = {
+            method: self._metrics.in_progress.labels(method=method)
+            for method in (*_KNOWN_METHODS, OTHER_METHOD)
+        }
+        # (route, method, status) -> pre-bound (counter child, histogram child).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._excluded_paths:
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        if method not in _KNOWN_METHODS:
+            method = OTHER_METHOD
+        outer_root_path: str = scope.get("root_path", "")
+        status = 500  # what the server sends when the app fails before starting a response
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        in_progress = self._in_progress[method]
+        in_progress.inc()
+        start = perf_counter()
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            elapsed = perf_counter() - start
+            in_progress.dec()
+            key = (route_template(scope, outer_root_path), method, status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._bind(key)
+            children[0].inc()
+            children[1].observe(elapsed)
+
+    def _bind(self, key: tuple[str, str, int]) -> tuple[Any, Any]:
+        route, method, status = key
+        labels = {"route": route, "method": method, "status": str(status)}
+        children = (
+            self._metrics.requests.labels(**labels),
+            self._metrics.duration.labels(**labels),
+        )
+        self._children[key] = children
+        return children

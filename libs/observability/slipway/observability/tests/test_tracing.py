@@ -1,0 +1,191 @@
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, format_trace_id
+
+from slipway.observability import (
+    configure_tracing,
+    inject_trace_headers,
+    instrument_app,
+    span_processors_for,
+)
+from slipway.observability.tracing import otlp_traces_url
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_SPAN_ID = "00f067aa0ba902b7"
+
+
+def client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+def processors(provider: TracerProvider) -> tuple[object, ...]:
+    # The SDK offers no public accessor for a provider's processors.
+    return tuple(provider._active_span_processor._span_processors)
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = configure_tracing(
+        service="billing",
+        version="1.2.3",
+        environment="test",
+        otlp_endpoint=None,
+        set_global=False,
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider
+    provider.shutdown()
+
+
+def traced_app(provider: TracerProvider) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, str]:
+        return inject_trace_headers({})
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    instrument_app(app, provider)
+    return app
+
+
+def server_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    return [span for span in exporter.get_finished_spans() if span.kind is SpanKind.SERVER]
+
+
+async def test_incoming_traceparent_continues_the_callers_trace(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async with client(traced_app(provider)) as http:
+        response = await http.get(
+            "/items/42", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"}
+        )
+
+    [span] = server_spans(exporter)
+    assert format_trace_id(span.context.trace_id) == TRACE_ID
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == PARENT_SPAN_ID
+    assert span.name == "GET /items/{item_id}"
+    assert response.status_code == 200
+    # Outgoing calls made while handling the request carry the same trace.
+    outgoing = response.json()["traceparent"]
+    assert outgoing.startswith(f"00-{TRACE_ID}-{span.context.span_id:016x}-")
+    # ...and so does the response, for callers that want to quote it.
+    assert response.headers["traceresponse"].startswith(f"00-{TRACE_ID}-")
+
+
+async def test_spans_carry_the_service_resource(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async with client(traced_app(provider)) as http:
+        await http.get("/items/1")
+
+    [span] = server_spans(exporter)
+    attributes = span.resource.attributes
+    assert attributes["service.name"] == "billing"
+    assert attributes["service.version"] == "1.2.3"
+    assert attributes["deployment.environment"] == "test"
+    assert attributes["deployment.environment.name"] == "test"
+
+
+async def test_probe_paths_are_not_traced(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async with client(traced_app(provider)) as http:
+        assert (await http.get("/health")).status_code == 200
+
+    assert exporter.get_finished_spans() == ()
+
+
+async def test_ratio_zero_drops_new_traces_but_follows_sampled_parents(
+    exporter: InMemorySpanExporter,
+) -> None:
+    provider = configure_tracing(
+        service="billing",
+        version="1",
+        environment="test",
+        otlp_endpoint=None,
+        sample_ratio=0.0,
+        set_global=False,
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with client(traced_app(provider)) as http:
+        await http.get("/items/1")
+        assert server_spans(exporter) == []
+        await http.get("/items/2", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"})
+    provider.shutdown()
+
+    [span] = server_spans(exporter)
+    assert format_trace_id(span.context.trace_id) == TRACE_ID
+
+
+def test_inject_trace_headers_outside_a_span_adds_no_traceparent() -> None:
+    assert "traceparent" not in inject_trace_headers({"accept": "application/json"})
+
+
+def test_no_exporter_without_an_endpoint() -> None:
+    assert span_processors_for(None) == []
+    assert span_processors_for("") == []
+    provider = configure_tracing(
+        service="s", version="1", environment="test", otlp_endpoint=None, set_global=False
+    )
+    assert processors(provider) == ()
+    provider.shutdown()
+
+
+def test_an_endpoint_gets_a_batching_otlp_exporter() -> None:
+    provider = configure_tracing(
+        service="s",
+        version="1",
+        environment="test",
+        otlp_endpoint="http://127.0.0.1:4318",
+        set_global=False,
+    )
+    try:
+        [processor] = processors(provider)
+        assert isinstance(processor, BatchSpanProcessor)
+        exporter = processor.span_exporter
+        assert isinstance(exporter, OTLPSpanExporter)
+        assert exporter._endpoint == "http://127.0.0.1:4318/v1/traces"
+    finally:
+        provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url"),
+    [
+        ("http://collector:4318", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/", "http://collector:4318/v1/traces"),
+        ("https://otel.example/custom/traces", "https://otel.example/custom/traces"),
+    ],
+)
+def test_otlp_url_gets_the_traces_path_only_when_it_has_none(endpoint: str, url: str) -> None:
+    assert otlp_traces_url(endpoint) == url
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.5])
+def test_sample_ratio_outside_zero_to_one_is_refused(ratio: float) -> None:
+    with pytest.raises(ValueError, match="sample_ratio"):
+        configure_tracing(
+            service="s",
+            version="1",
+            environment="test",
+            otlp_endpoint=None,
+            sample_ratio=ratio,
+            set_global=False,
+        )
