@@ -1,0 +1,26 @@
+"""The FastAPI app factory every Slipway service uses, and how to serve it."""
+
+from slipway.web.app import create_app, lifecycle_of
+from slipway.web.lifecycle import BackgroundTask, Lifecycle, ReadinessCheck, Resource
+from slipway.web.problems import ProblemError, problem_response
+from slipway.web.responses import ORJSONResponse, ProblemResponse
+from slipway.web.server import DrainingServer, build_server, serve
+from slipway.web.settings import RateLimitSettings, WebSettings
+
+__all__ = [
+    "BackgroundTask",
+    "DrainingServer",
+    "Lifecycle",
+    "ORJSONResponse",
+    "ProblemError",
+    "ProblemResponse",
+    "RateLimitSettings",
+    "ReadinessCheck",
+    "Resource",
+    "WebSettings",
+    "build_server",
+    "create_app",
+    "lifecycle_of",
+    "problem_response",
+    "serve",
+]

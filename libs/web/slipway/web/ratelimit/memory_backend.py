@@ -1,0 +1,72 @@
+"""In-process token bucket (GCRA): the default when no Redis is configured."""
+
+import time
+from collections.abc import Callable
+
+from slipway.web.ratelimit.base import RateLimitDecision
+
+_MICROS = 1_000_000
+
+
+def gcra(
+    tat: int | None, now: int, *, limit: int, period: int
+) -> tuple[RateLimitDecision, int | None]:
+    """One GCRA step in microseconds: the decision and the new theoretical arrival time."""
+    interval = period / limit
+    base = max(tat if tat is not None else now, now)
+    new_tat = base + interval
+    allow_at = new_tat - period
+    if now < allow_at:
+        return (
+            RateLimitDecision(
+                allowed=False,
+                limit=limit,
+                remaining=0,
+                reset_seconds=(base - now) / _MICROS,
+                retry_after_seconds=(allow_at - now) / _MICROS,
+            ),
+            None,
+        )
+    remaining = int((period - (new_tat - now)) / interval + 1e-6)
+    decision = RateLimitDecision(
+        allowed=True,
+        limit=limit,
+        remaining=remaining,
+        reset_seconds=(new_tat - now) / _MICROS,
+        retry_after_seconds=0.0,
+    )
+    return decision, round(new_tat)
+
+
+class MemoryRateLimitBackend:
+    """Token buckets in a dict; one process only (each instance counts on its own)."""
+
+    name = "ratelimit-memory"
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tats: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def stop(self) -> None:
+        """Forget all buckets."""
+        self._tats.clear()
+
+    def _sweep(self, now: int) -> None:
+        expired = [key for key, tat in self._tats.items() if tat <= now]
+        for key in expired:
+            del self._tats[key]
+
+    async def hit(self, key: str, *, limit: int, window_seconds: float) -> RateLimitDecision:
+        """Take one token for `key`."""
+        now = int(self._clock() * _MICROS)
+        if len(self._tats) > 10_000:
+            self._sweep(now)
+        decision, new_tat = gcra(
+            self._tats.get(key), now, limit=limit, period=int(window_seconds * _MICROS)
+        )
+        if new_tat is not None:
+            self._tats[key] = new_tat
+        return decision

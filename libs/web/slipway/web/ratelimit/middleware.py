@@ -1,0 +1,87 @@
+"""Rate limiting as pure ASGI middleware: 429 problems and RateLimit-* headers."""
+
+import math
+from collections.abc import Callable, Iterable
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipway.web.problems import problem_response
+from slipway.web.ratelimit.base import RateLimitBackend, RateLimitDecision
+
+KeyFunc = Callable[[Scope], str]
+
+RATE_LIMITED_TYPE = "urn:slipway:problem:rate-limited"
+
+
+def principal_or_client_ip(scope: Scope) -> str:
+    """`principal:<id>` when an outer middleware set `scope["state"]["principal"]`, else IP."""
+    principal = scope.get("state", {}).get("principal")
+    if principal is not None:
+        subject = getattr(principal, "subject", principal)
+        return f"principal:{subject}"
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
+
+
+def rate_limit_headers(decision: RateLimitDecision) -> dict[str, str]:
+    """RateLimit-Limit/-Remaining/-Reset, plus Retry-After when refused (whole seconds)."""
+    headers = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(math.ceil(decision.reset_seconds)),
+    }
+    if not decision.allowed:
+        headers["Retry-After"] = str(max(1, math.ceil(decision.retry_after_seconds)))
+    return headers
+
+
+class RateLimitMiddleware:
+    """Spends one token per request from the caller's bucket; 429 when it is empty."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        backend: RateLimitBackend,
+        requests: int,
+        window_seconds: float,
+        key_func: KeyFunc = principal_or_client_ip,
+        exempt_paths: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.backend = backend
+        self.requests = requests
+        self.window_seconds = window_seconds
+        self.key_func = key_func
+        self.exempt_paths = frozenset(exempt_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse with 429 or pass the request on with the RateLimit headers added."""
+        if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        decision = await self.backend.hit(
+            self.key_func(scope), limit=self.requests, window_seconds=self.window_seconds
+        )
+        headers = rate_limit_headers(decision)
+        if not decision.allowed:
+            response = problem_response(
+                scope,
+                429,
+                detail=f"rate limit of {self.requests} requests per "
+                f"{self.window_seconds:g}s exceeded",
+                type=RATE_LIMITED_TYPE,
+                headers=headers,
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                mutable = MutableHeaders(scope=message)
+                for name, value in headers.items():
+                    mutable.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,95 @@
+"""Security headers on every response, and CORS from settings."""
+
+from collections.abc import Iterable
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipway.web.settings import WebSettings
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# FastAPI's /docs and /redoc pages load their bundles from jsDelivr and run an inline script.
+DOCS_CSP = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "worker-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds nosniff, frame denial, referrer policy, CSP and (over https) HSTS headers."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        docs_paths: Iterable[str] = ("/docs", "/redoc"),
+        trust_forwarded_proto: bool = False,
+        hsts_max_age_seconds: int = 31_536_000,
+    ) -> None:
+        self.app = app
+        self.docs_paths = tuple(path for path in docs_paths if path)
+        self.trust_forwarded_proto = trust_forwarded_proto
+        self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains"
+
+    def _is_https(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        if not self.trust_forwarded_proto:
+            return False
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-proto":
+                first: bytes = value.split(b",")[0]
+                return first.strip().lower() == b"https"
+        return False
+
+    def _is_docs(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.docs_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Add the headers to the response start message, without overriding the app's."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if self._is_docs(scope.get("path", "")) else API_CSP
+        https = self._is_https(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Content-Security-Policy", csp)
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if https:
+                    headers.setdefault("Strict-Transport-Security", self.hsts)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def add_cors(app: FastAPI, web: WebSettings) -> None:
+    """Add Starlette's (pure ASGI) CORS middleware when origins are configured."""
+    if not web.cors_origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=web.cors_origins,
+        allow_methods=web.cors_methods,
+        allow_headers=web.cors_headers,
+        allow_credentials=web.cors_allow_credentials,
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
+    )
