@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
-from slipway.config import Environment, ServiceSettings
+from slipway.config import ServiceSettings
 from slipway.logging import RequestIdMiddleware, configure_logging
 from slipway.observability import (
     MetricsMiddleware,
@@ -57,14 +57,16 @@ def create_app(
     resources: Sequence[Resource] = (),
     readiness_checks: Sequence[ReadinessCheck] = (),
     title: str | None = None,
-    version: str = "0.0.0",
+    version: str | None = None,
     rate_limit_key: KeyFunc = principal_or_client_ip,
 ) -> FastAPI:
     """Build a service's app: probes, problem errors, middleware, metrics, tracing, lifespan.
 
     `web` and `observability` default to the `web` / `observability` fields of `settings`
-    when it has them. `resources` start in order at start-up and stop in reverse at shutdown.
+    when it has them; `version` defaults to `settings.version`. `resources` start in order at
+    start-up and stop in reverse at shutdown.
     """
+    version = version or settings.version
     if web is None:
         nested_web = getattr(settings, "web", None)
         web = nested_web if isinstance(nested_web, WebSettings) else WebSettings()
@@ -78,7 +80,7 @@ def create_app(
         version=version,
         environment=environment,
         level=settings.log_level,
-        renderer="console" if settings.environment is Environment.DEVELOPMENT else "json",
+        renderer=settings.log_renderer,
     )
 
     tracer_provider = configure_tracing(
