@@ -1,0 +1,1 @@
+"""A small service built on slipway.web: settings, a versioned router, a resource, probes."""
