@@ -1,0 +1,1 @@
+"""On-demand benchmarks of the Slipway platform (not part of the test suite)."""

@@ -1,0 +1,5 @@
+import sys
+
+from slipway_bench.overhead import main
+
+sys.exit(main())

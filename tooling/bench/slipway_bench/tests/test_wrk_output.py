@@ -1,0 +1,77 @@
+"""Reading wrk's output: the done() script's JSON line among wrk's own report."""
+
+from pathlib import Path
+
+import pytest
+
+from slipway_bench.wrk import (
+    DONE_SCRIPT,
+    RESULT_MARKER,
+    WrkOutputError,
+    parse_wrk_output,
+    wrk_command,
+)
+
+WRK_STDOUT = """Running 10s test @ http://127.0.0.1:8101/items/42
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.21ms  612.00us  11.49ms   91.02%
+    Req/Sec    11.95k   410.00    12.40k    88.00%
+  118932 requests in 10.01s, 24.28MB read
+Requests/sec:  11881.32
+Transfer/sec:      2.43MB
+SLIPWAY_BENCH_RESULT {"requests":118932,"duration_us":10010000,"bytes":25459200,\
+"errors":{"connect":0,"read":0,"write":0,"status":3,"timeout":1},\
+"latency_us":{"p50":4150,"p90":4700,"p99":8810,"max":11487,"mean":4210.5}}
+"""
+
+
+def test_result_line_is_parsed() -> None:
+    result = parse_wrk_output(WRK_STDOUT)
+    assert result.requests == 118932
+    assert result.duration_s == pytest.approx(10.01)
+    assert result.requests_per_second == pytest.approx(11881.3, abs=0.1)
+    assert (result.p50_ms, result.p90_ms, result.p99_ms) == (4.15, 4.7, 8.81)
+    assert result.max_ms == pytest.approx(11.487)
+    assert result.errors["status"] == 3
+    assert result.error_count == 4
+
+
+def test_missing_result_line_is_an_error() -> None:
+    before_the_marker = WRK_STDOUT.split(RESULT_MARKER)[0]
+    with pytest.raises(WrkOutputError, match="no result line"):
+        parse_wrk_output(before_the_marker)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        RESULT_MARKER + "{not json",
+        RESULT_MARKER + '{"requests": 1}',
+        RESULT_MARKER + '{"requests":1,"duration_us":1,"errors":{},"latency_us":null}',
+    ],
+)
+def test_unreadable_result_line_is_an_error(line: str) -> None:
+    with pytest.raises(WrkOutputError, match="unreadable"):
+        parse_wrk_output(line)
+
+
+def test_done_script_prints_the_marker_and_every_field() -> None:
+    assert RESULT_MARKER in DONE_SCRIPT
+    for field in ("summary.requests", "percentile(50)", "percentile(99)", "e.status"):
+        assert field in DONE_SCRIPT
+
+
+def test_command_has_the_run_settings() -> None:
+    command = wrk_command(
+        "/usr/bin/wrk",
+        "http://127.0.0.1:1/x",
+        script=Path("lua/done.lua"),
+        duration_s=7,
+        connections=32,
+    )
+    assert command[0] == "/usr/bin/wrk"
+    assert command[-1] == "http://127.0.0.1:1/x"
+    assert {"--threads=1", "--connections=32", "--duration=7s", "--script=lua/done.lua"} <= set(
+        command
+    )

@@ -1,0 +1,126 @@
+"""Drive wrk and read its results: a Lua `done()` hook prints them as one JSON line."""
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULT_MARKER = "SLIPWAY_BENCH_RESULT "
+
+# wrk calls done() once at the end with its summary and latency histogram (microseconds).
+DONE_SCRIPT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '%s{"requests":%d,"duration_us":%d,"bytes":%d,'
+    .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
+    .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\\n',
+    "MARKER", summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+""".replace("MARKER", RESULT_MARKER)
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """One wrk run: throughput, latency percentiles (ms) and error counts."""
+
+    requests: int
+    duration_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+
+    @property
+    def requests_per_second(self) -> float:
+        """Completed requests per second of the run."""
+        return self.requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        """Connect, read, write, timeout errors and non-2xx/3xx answers, together."""
+        return sum(self.errors.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run as a JSON-ready dict."""
+        return {
+            "requests": self.requests,
+            "duration_s": round(self.duration_s, 3),
+            "requests_per_second": round(self.requests_per_second, 1),
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p99_ms": self.p99_ms,
+            "max_ms": self.max_ms,
+            "errors": self.errors,
+        }
+
+
+class WrkOutputError(ValueError):
+    """wrk's output has no (valid) result line from the done() script."""
+
+
+def parse_wrk_output(stdout: str) -> WrkResult:
+    """The result line the done() script printed, among wrk's usual output."""
+    for line in stdout.splitlines():
+        if line.startswith(RESULT_MARKER):
+            try:
+                data = json.loads(line.removeprefix(RESULT_MARKER))
+                latency = data["latency_us"]
+                return WrkResult(
+                    requests=int(data["requests"]),
+                    duration_s=int(data["duration_us"]) / 1_000_000,
+                    p50_ms=latency["p50"] / 1000,
+                    p90_ms=latency["p90"] / 1000,
+                    p99_ms=latency["p99"] / 1000,
+                    max_ms=latency["max"] / 1000,
+                    errors={name: int(count) for name, count in data["errors"].items()},
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise WrkOutputError(f"unreadable wrk result line: {line!r}") from exc
+    raise WrkOutputError("wrk printed no result line; is the done() script loaded?")
+
+
+def write_done_script(directory: Path) -> Path:
+    """Write the Lua done() hook into `directory`; its path, for `wrk --script`."""
+    path = directory / "slipway_bench_done.lua"
+    path.write_text(DONE_SCRIPT, encoding="utf-8")
+    return path
+
+
+def wrk_command(
+    wrk: str, url: str, *, script: Path, duration_s: int, connections: int, threads: int = 1
+) -> list[str]:
+    """The wrk argv for one run."""
+    return [
+        wrk,
+        f"--threads={threads}",
+        f"--connections={connections}",
+        f"--duration={duration_s}s",
+        "--timeout=5s",
+        f"--script={script}",
+        url,
+    ]
+
+
+def run_wrk(command: list[str], *, cpu: int | None) -> WrkResult:
+    """Run wrk (pinned to `cpu` when given) and parse its result."""
+    completed = subprocess.run(  # noqa: S603 - argv built by wrk_command, no shell
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=None if cpu is None else lambda: _pin(cpu),
+    )
+    if completed.returncode != 0:
+        raise WrkOutputError(f"wrk exited {completed.returncode}: {completed.stderr.strip()}")
+    return parse_wrk_output(completed.stdout)
+
+
+def _pin(cpu: int) -> None:
+    os.sched_setaffinity(0, {cpu})
