@@ -24,7 +24,9 @@ PLACEHOLDER_SECRETS = frozenset(
         "null",
     }
 )
-PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "placeholder", "replace-me", "example")
+# Substrings that mark a placeholder anywhere in a value. Not "example": real URLs contain it
+# (db.example.com), and an exact "example" is caught by PLACEHOLDER_SECRETS.
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "placeholder", "replace-me")
 GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 

@@ -48,6 +48,10 @@ def test_random_value_is_not_a_placeholder() -> None:
     assert not is_placeholder(STRONG)
 
 
+def test_real_url_on_an_example_domain_is_not_a_placeholder() -> None:
+    assert not is_placeholder("postgresql://app:Xk29fjq0sLw8mQ@db.example.com:5432/app")
+
+
 @pytest.mark.usefixtures("production")
 def test_production_lists_every_unsafe_setting_by_variable(
     monkeypatch: pytest.MonkeyPatch,
