@@ -1,0 +1,129 @@
+"""`Database`: the engine and session factory as a slipway.web Resource, with readiness."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import Pool
+
+from slipway.db.engine import create_engine
+from slipway.db.metrics import DatabaseMetrics, database_metrics
+from slipway.db.settings import DatabaseSettings
+from slipway.db.unit_of_work import SqlAlchemyUnitOfWork
+
+
+class DatabaseReadiness:
+    """A slipway.web ReadinessCheck: `SELECT 1` within the readiness timeout."""
+
+    def __init__(self, database: "Database") -> None:
+        self.name = database.name
+        self._database = database
+
+    async def __call__(self) -> None:
+        """Raise unless the database answers `SELECT 1` in time."""
+        await self._database.ping()
+
+
+class Database:
+    """Engine plus `async_sessionmaker`, started and stopped with the app.
+
+    A slipway.web `Resource`: `start()` creates the engine and checks it can connect,
+    `stop()` disposes of the pool. Pass `database.readiness_check` to `create_app`.
+    """
+
+    def __init__(
+        self,
+        settings: DatabaseSettings | None = None,
+        *,
+        name: str = "database",
+        service_name: str = "slipway",
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings or DatabaseSettings()
+        self.name = name
+        self.service_name = service_name
+        self.url: URL = self.settings.sqlalchemy_url(service_name)
+        self.readiness_check = DatabaseReadiness(self)
+        self.metrics: DatabaseMetrics = database_metrics(registry)
+        self._engine: AsyncEngine | None = None
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    def __repr__(self) -> str:
+        return f"Database(name={self.name!r}, url={self.url!r})"  # URL repr hides the password
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine; only between start() and stop()."""
+        if self._engine is None:
+            raise RuntimeError(f"database {self.name!r} used before start()")
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory (expire_on_commit=False); only between start() and stop()."""
+        if self._sessionmaker is None:
+            raise RuntimeError(f"database {self.name!r} used before start()")
+        return self._sessionmaker
+
+    def _pool(self) -> Pool | None:
+        return None if self._engine is None else self._engine.pool
+
+    async def start(self) -> None:
+        """Create the engine and session factory, then check a connection answers."""
+        if self._engine is not None:
+            return
+        self._engine = create_engine(
+            self.settings, url=self.url, application_name=self.service_name
+        )
+        self._sessionmaker = async_sessionmaker(self._engine, expire_on_commit=False)
+        try:
+            await self.ping(self.settings.connect_timeout_seconds)
+        except BaseException:
+            await self.stop()
+            raise
+        self.metrics.pools.add(self.name, self._pool)
+
+    async def stop(self) -> None:
+        """Close every pooled connection."""
+        self.metrics.pools.remove(self.name)
+        engine, self._engine, self._sessionmaker = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def ping(self, timeout_seconds: float | None = None) -> None:
+        """Run `SELECT 1`; raise TimeoutError past the timeout (default: readiness timeout)."""
+        timeout = timeout_seconds or self.settings.readiness_timeout_seconds
+        async with asyncio.timeout(timeout), self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[SqlAlchemyUnitOfWork]:
+        """A session in one transaction: committed on success, rolled back on an exception."""
+        async with self.sessionmaker() as session:
+            uow = SqlAlchemyUnitOfWork(session)
+            try:
+                yield uow
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                self.metrics.transactions.labels(self.name, "rollback").inc()
+                raise
+            self.metrics.transactions.labels(self.name, "commit").inc()

@@ -1,0 +1,98 @@
+"""Prometheus metrics for databases: pool gauges read at scrape time, transaction outcomes."""
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.pool import Pool, QueuePool
+
+PoolSource = Callable[[], Pool | None]
+
+
+class PoolCollector(Collector):
+    """Reports every registered pool's size, checked-out, idle and overflow connections."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, PoolSource] = {}
+        self._lock = threading.Lock()
+
+    def add(self, database: str, pool: PoolSource) -> None:
+        """Report the pool `pool()` returns (None while closed) under label `database`."""
+        with self._lock:
+            self._pools[database] = pool
+
+    def remove(self, database: str) -> None:
+        """Stop reporting `database`."""
+        with self._lock:
+            self._pools.pop(database, None)
+
+    def collect(self) -> Iterator[Metric]:
+        """The pool gauges, one sample per open queue pool."""
+        families = {
+            "size": GaugeMetricFamily(
+                "db_pool_size", "Connections the pool keeps open.", labels=["database"]
+            ),
+            "checked_out": GaugeMetricFamily(
+                "db_pool_checked_out_connections",
+                "Connections in use by the application.",
+                labels=["database"],
+            ),
+            "idle": GaugeMetricFamily(
+                "db_pool_idle_connections",
+                "Open connections waiting in the pool.",
+                labels=["database"],
+            ),
+            "overflow": GaugeMetricFamily(
+                "db_pool_overflow_connections",
+                "Connections open beyond pool_size (negative: not yet opened).",
+                labels=["database"],
+            ),
+        }
+        with self._lock:
+            pools = list(self._pools.items())
+        for database, source in pools:
+            pool = source()
+            if not isinstance(pool, QueuePool):
+                continue
+            families["size"].add_metric([database], pool.size())
+            families["checked_out"].add_metric([database], pool.checkedout())
+            families["idle"].add_metric([database], pool.checkedin())
+            families["overflow"].add_metric([database], pool.overflow())
+        yield from families.values()
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseMetrics:
+    """The database metric families registered on one registry."""
+
+    pools: PoolCollector
+    transactions: Counter
+
+
+_by_registry: "WeakKeyDictionary[CollectorRegistry, DatabaseMetrics]" = WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def database_metrics(registry: CollectorRegistry | None = None) -> DatabaseMetrics:
+    """The database metric families on `registry` (default: the global one), made once."""
+    target = REGISTRY if registry is None else registry
+    with _lock:
+        found = _by_registry.get(target)
+        if found is None:
+            pools = PoolCollector()
+            target.register(pools)
+            found = DatabaseMetrics(
+                pools=pools,
+                transactions=Counter(
+                    "db_transactions",
+                    "Units of work finished, by database and outcome (commit or rollback).",
+                    ("database", "outcome"),
+                    registry=target,
+                ),
+            )
+            _by_registry[target] = found
+        return found

@@ -1,0 +1,53 @@
+"""Database settings: the URL (a secret), pool sizing, timeouts and SQLite pragmas."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_URL = "sqlite+aiosqlite:///./{service}.db"
+
+
+class DatabaseSettings(BaseModel):
+    """How a service reaches its database; nest it as `database: DatabaseSettings`.
+
+    `url` defaults to an embedded SQLite file, `./<service_name>.db`; in production set a
+    PostgreSQL URL such as `postgresql+asyncpg://app:<password>@db:5432/app`. It is a
+    `SecretStr`: the password never shows in `repr()`, logs or the printed settings.
+    """
+
+    url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means the SQLite file ./<service_name>.db",
+        examples=["postgresql+asyncpg://app:s3cret@127.0.0.1:5432/app"],
+    )
+    pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    pool_recycle_seconds: int = Field(default=1800, description="-1 never recycles")
+    pool_pre_ping: bool = True
+    echo: bool = False
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    statement_timeout_ms: int | None = Field(
+        default=30_000, ge=0, description="PostgreSQL statement_timeout; None keeps the server's"
+    )
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    sqlite_journal_mode: Literal["WAL", "DELETE", "TRUNCATE", "MEMORY"] = "WAL"
+    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+
+    def sqlalchemy_url(self, service_name: str = "slipway") -> URL:
+        """The parsed URL (a plain `postgresql://` gets the asyncpg driver)."""
+        raw = DEFAULT_URL.format(service=service_name) if self.url is None else self.url
+        return async_url(raw)
+
+
+def async_url(url: "str | SecretStr | URL") -> URL:
+    """`url` parsed, with an async driver: `postgresql://` becomes `postgresql+asyncpg://`."""
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    return parsed
