@@ -1,0 +1,131 @@
+"""Bearer-token verification: size guard, algorithm allow-list per key, signature, claims."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from jwt import PyJWK
+from prometheus_client import CollectorRegistry
+
+from slipway.auth.jwks import JwksCache
+from slipway.auth.metrics import auth_metrics
+from slipway.auth.principal import Principal
+
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+
+# What a client is told, per reason: enough to fix its token, nothing about our keys.
+REASONS: Mapping[str, str] = {
+    "too_long": "the token is too long",
+    "malformed": "the token is not a well-formed JWT",
+    "algorithm_not_allowed": "the token's algorithm is not accepted",
+    "unknown_kid": "the token was signed with an unknown key",
+    "bad_signature": "the token's signature is invalid",
+    "expired": "the token has expired",
+    "not_yet_valid": "the token is not valid yet",
+    "wrong_issuer": "the token was issued by another issuer",
+    "wrong_audience": "the token is meant for another audience",
+    "missing_claim": "the token lacks a required claim",
+    "invalid_claim": "the token has an invalid claim",
+}
+
+# Checked in order: subclasses before the classes they extend.
+_PYJWT_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidIssuerError, "wrong_issuer"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+    (jwt.InvalidSignatureError, "bad_signature"),
+    (jwt.InvalidAlgorithmError, "algorithm_not_allowed"),
+    (jwt.InvalidKeyError, "bad_signature"),
+    (jwt.DecodeError, "malformed"),
+)
+
+
+class InvalidTokenError(Exception):
+    """A bearer token was refused; `reason` is a key of `REASONS`, safe to show and count."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.description = REASONS.get(reason, "the token is invalid")
+        super().__init__(self.description)
+
+
+def _reason_for(exc: jwt.PyJWTError) -> str:
+    for error_type, reason in _PYJWT_REASONS:
+        if isinstance(exc, error_type):
+            return reason
+    return "invalid_claim"
+
+
+class TokenVerifier:
+    """Turns a compact JWT into a `Principal`, or raises `InvalidTokenError`."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks: JwksCache | None = None,
+        hs256_secret: str | None = None,
+        leeway_seconds: float = 30.0,
+        max_token_bytes: int = 8192,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks = jwks
+        self._hs256_key = hs256_secret.encode() if hs256_secret is not None else None
+        self.leeway_seconds = leeway_seconds
+        self.max_token_bytes = max_token_bytes
+        self._metrics = auth_metrics(registry)
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; `InvalidTokenError` for anything else."""
+        try:
+            return await self._verify(token)
+        except InvalidTokenError as exc:
+            self._metrics.rejections.labels(reason=exc.reason).inc()
+            raise
+
+    async def _verify(self, token: str) -> Principal:
+        if len(token) > self.max_token_bytes:  # before any parsing: base64 and JSON cost
+            raise InvalidTokenError("too_long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidTokenError("malformed") from None
+        key = await self._key_for(header)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                # One algorithm, fixed by our key, never by the token (RFC 8725 section 2.1).
+                algorithms=["HS256"] if isinstance(key, bytes) else [key.algorithm_name],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_seconds,
+                options={"require": REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError(_reason_for(exc)) from None
+        if not isinstance(claims["sub"], str) or not claims["sub"]:
+            raise InvalidTokenError("invalid_claim")
+        return Principal.from_claims(claims)
+
+    async def _key_for(self, header: Mapping[str, Any]) -> PyJWK | bytes:
+        """The one key the token may be verified with, chosen by our configuration."""
+        alg = header.get("alg")
+        if alg == "HS256" and self._hs256_key is not None:
+            return self._hs256_key
+        if self.jwks is None or alg not in self.jwks.algorithms:
+            raise InvalidTokenError("algorithm_not_allowed")  # none, HS256 in production, ...
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 256:
+            raise InvalidTokenError("unknown_kid")
+        key = await self.jwks.key_for(kid)
+        if key is None:
+            raise InvalidTokenError("unknown_kid")
+        if key.algorithm_name != alg:
+            raise InvalidTokenError("algorithm_not_allowed")  # e.g. HS256 with an RSA kid
+        return key
