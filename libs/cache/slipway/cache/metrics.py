@@ -1,10 +1,10 @@
 """Prometheus metrics for read-through caches: hits, misses and loader calls."""
 
-import threading
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter
+
+from slipway.observability.registry import MetricsPerRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,35 +16,28 @@ class CacheMetrics:
     errors: Counter
 
 
-_by_registry: "WeakKeyDictionary[CollectorRegistry, CacheMetrics]" = WeakKeyDictionary()
-_lock = threading.Lock()
+def _register(registry: CollectorRegistry) -> CacheMetrics:
+    return CacheMetrics(
+        requests=Counter(
+            "cache_requests",
+            "Cache lookups, by cache and result (hit or miss).",
+            ("cache", "result"),
+            registry=registry,
+        ),
+        loads=Counter(
+            "cache_loads",
+            "Loader calls on a miss, by cache and outcome (success or error).",
+            ("cache", "outcome"),
+            registry=registry,
+        ),
+        errors=Counter(
+            "cache_backend_errors",
+            "Redis failures the cache worked around by calling the loader.",
+            ("cache",),
+            registry=registry,
+        ),
+    )
 
 
-def cache_metrics(registry: CollectorRegistry | None = None) -> CacheMetrics:
-    """The cache metric families on `registry` (default: the global one), made once."""
-    target = REGISTRY if registry is None else registry
-    with _lock:
-        found = _by_registry.get(target)
-        if found is None:
-            found = CacheMetrics(
-                requests=Counter(
-                    "cache_requests",
-                    "Cache lookups, by cache and result (hit or miss).",
-                    ("cache", "result"),
-                    registry=target,
-                ),
-                loads=Counter(
-                    "cache_loads",
-                    "Loader calls on a miss, by cache and outcome (success or error).",
-                    ("cache", "outcome"),
-                    registry=target,
-                ),
-                errors=Counter(
-                    "cache_backend_errors",
-                    "Redis failures the cache worked around by calling the loader.",
-                    ("cache",),
-                    registry=target,
-                ),
-            )
-            _by_registry[target] = found
-        return found
+cache_metrics = MetricsPerRegistry(_register)
+"""The cache metric families on `registry` (default: the global one), made once."""

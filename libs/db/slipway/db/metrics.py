@@ -3,12 +3,13 @@
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.pool import Pool, QueuePool
+
+from slipway.observability.registry import MetricsPerRegistry
 
 PoolSource = Callable[[], Pool | None]
 
@@ -73,26 +74,19 @@ class DatabaseMetrics:
     transactions: Counter
 
 
-_by_registry: "WeakKeyDictionary[CollectorRegistry, DatabaseMetrics]" = WeakKeyDictionary()
-_lock = threading.Lock()
+def _register(registry: CollectorRegistry) -> DatabaseMetrics:
+    pools = PoolCollector()
+    registry.register(pools)
+    return DatabaseMetrics(
+        pools=pools,
+        transactions=Counter(
+            "db_transactions",
+            "Units of work finished, by database and outcome (commit or rollback).",
+            ("database", "outcome"),
+            registry=registry,
+        ),
+    )
 
 
-def database_metrics(registry: CollectorRegistry | None = None) -> DatabaseMetrics:
-    """The database metric families on `registry` (default: the global one), made once."""
-    target = REGISTRY if registry is None else registry
-    with _lock:
-        found = _by_registry.get(target)
-        if found is None:
-            pools = PoolCollector()
-            target.register(pools)
-            found = DatabaseMetrics(
-                pools=pools,
-                transactions=Counter(
-                    "db_transactions",
-                    "Units of work finished, by database and outcome (commit or rollback).",
-                    ("database", "outcome"),
-                    registry=target,
-                ),
-            )
-            _by_registry[target] = found
-        return found
+database_metrics = MetricsPerRegistry(_register)
+"""The database metric families on `registry` (default: the global one), made once."""

@@ -1,10 +1,10 @@
 """The Prometheus metric families of outbound HTTP calls, created once per registry."""
 
-import threading
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from slipway.observability.registry import MetricsPerRegistry
 
 DURATION_BUCKETS: tuple[float, ...] = (
     0.005,
@@ -32,49 +32,42 @@ class HttpClientMetrics:
     circuit_state: Gauge
 
 
-_by_registry: "WeakKeyDictionary[CollectorRegistry, HttpClientMetrics]" = WeakKeyDictionary()
-_lock = threading.Lock()
+def _register(registry: CollectorRegistry) -> HttpClientMetrics:
+    labels = ("host", "method", "status")
+    return HttpClientMetrics(
+        requests=Counter(
+            "http_client_requests",
+            "Outbound HTTP tries, by upstream host, method and status (or error kind).",
+            labels,
+            registry=registry,
+        ),
+        duration=Histogram(
+            "http_client_request_duration_seconds",
+            "Duration of one outbound HTTP try.",
+            labels,
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        ),
+        retries=Counter(
+            "http_client_retries",
+            "Outbound HTTP retries, by upstream host and what caused them.",
+            ("host", "reason"),
+            registry=registry,
+        ),
+        budget_exhausted=Counter(
+            "http_client_retry_budget_exhausted",
+            "Retries skipped because the host's retry budget was spent.",
+            ("host",),
+            registry=registry,
+        ),
+        circuit_state=Gauge(
+            "http_client_circuit_state",
+            "Circuit breaker state per upstream host: 0 closed, 1 half-open, 2 open.",
+            ("host",),
+            registry=registry,
+        ),
+    )
 
 
-def http_client_metrics(registry: CollectorRegistry | None = None) -> HttpClientMetrics:
-    """The families on `registry` (default: prometheus_client's global one), registered once."""
-    target = REGISTRY if registry is None else registry
-    with _lock:
-        found = _by_registry.get(target)
-        if found is None:
-            labels = ("host", "method", "status")
-            found = HttpClientMetrics(
-                requests=Counter(
-                    "http_client_requests",
-                    "Outbound HTTP tries, by upstream host, method and status (or error kind).",
-                    labels,
-                    registry=target,
-                ),
-                duration=Histogram(
-                    "http_client_request_duration_seconds",
-                    "Duration of one outbound HTTP try.",
-                    labels,
-                    buckets=DURATION_BUCKETS,
-                    registry=target,
-                ),
-                retries=Counter(
-                    "http_client_retries",
-                    "Outbound HTTP retries, by upstream host and what caused them.",
-                    ("host", "reason"),
-                    registry=target,
-                ),
-                budget_exhausted=Counter(
-                    "http_client_retry_budget_exhausted",
-                    "Retries skipped because the host's retry budget was spent.",
-                    ("host",),
-                    registry=target,
-                ),
-                circuit_state=Gauge(
-                    "http_client_circuit_state",
-                    "Circuit breaker state per upstream host: 0 closed, 1 half-open, 2 open.",
-                    ("host",),
-                    registry=target,
-                ),
-            )
-            _by_registry[target] = found
-        return found
+http_client_metrics = MetricsPerRegistry(_register)
+"""The families on `registry` (default: prometheus_client's global one), registered once."""
