@@ -1,6 +1,8 @@
 """Structured logs for Slipway services: one JSON line per event, request ids, redaction."""
 
+from slipway.logging.access import ACCESS_LOGGER, AccessLogMiddleware
 from slipway.logging.pipeline import (
+    PipelineHandler,
     Renderer,
     build_formatter,
     configure_logging,
@@ -11,7 +13,10 @@ from slipway.logging.redaction import REDACTED, redact_value
 from slipway.logging.request_id import RequestIdMiddleware, current_request_id
 
 __all__ = [
+    "ACCESS_LOGGER",
     "REDACTED",
+    "AccessLogMiddleware",
+    "PipelineHandler",
     "Renderer",
     "RequestIdMiddleware",
     "build_formatter",

@@ -5,7 +5,7 @@ import sys
 from typing import Any, Literal, TextIO
 
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor
 
 from slipway.logging.fields import StandardFields, foreign_record_fields
 from slipway.logging.redaction import redact_event
@@ -41,6 +41,42 @@ class LevelCheckingBoundLogger(structlog.stdlib.BoundLogger):
         if not self._logger.isEnabledFor(_METHOD_LEVELS.get(method_name, logging.CRITICAL)):
             return None
         return super()._proxy_to_logger(method_name, event, *event_args, **event_kw)
+
+
+class PipelineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler of the pipeline: a StreamHandler that can also skip the LogRecord.
+
+    `emit_event` runs a ready-made event dict through the same processors its
+    `ProcessorFormatter` applies to records (redaction, standard fields, renderer) and
+    writes the line to the same stream, under the same lock: what the per-request access
+    log uses, without a LogRecord, `%`-formatting or the formatter's record bookkeeping.
+    """
+
+    def emit_event(self, method: str, event_dict: EventDict) -> None:
+        """Render `event_dict` (level `method`, e.g. "info") and write it as one line."""
+        formatter = self.formatter
+        if not isinstance(formatter, structlog.stdlib.ProcessorFormatter):
+            raise TypeError("PipelineHandler needs a structlog ProcessorFormatter")
+        try:
+            rendered: Any = event_dict
+            for processor in formatter.processors:
+                rendered = processor(None, method, rendered)
+            line = f"{rendered}{self.terminator}"
+            with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+                self.stream.write(line)
+                self.stream.flush()
+        except Exception:
+            self.handleError(
+                logging.makeLogRecord({"msg": event_dict.get("event"), "levelname": method})
+            )
+
+
+def pipeline_handler() -> PipelineHandler | None:
+    """The pipeline's handler on the root logger, or None when logging is set up otherwise."""
+    for handler in logging.root.handlers:
+        if isinstance(handler, PipelineHandler):
+            return handler
+    return None
 
 
 def _configure_structlog() -> None:
@@ -108,7 +144,7 @@ def configure_logging(
     """
     _configure_structlog()
     output = stream if stream is not None else sys.stdout
-    handler = logging.StreamHandler(output)
+    handler = PipelineHandler(output)
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(
         build_formatter(
@@ -162,7 +198,7 @@ def uvicorn_log_config(
         },
         "handlers": {
             HANDLER_NAME: {
-                "class": "logging.StreamHandler",
+                "class": f"{__name__}.PipelineHandler",
                 "formatter": HANDLER_NAME,
                 "stream": "ext://sys.stdout",
             }
