@@ -13,7 +13,10 @@ from slipway.observability.middleware import UNMATCHED_ROUTE, MetricsMiddleware
 from slipway.observability.settings import ObservabilitySettings
 from slipway.observability.tracing import (
     DEFAULT_TRACE_EXCLUDED_PATHS,
+    NATIVE_TELEMETRY_OFF,
+    TracingMiddleware,
     configure_tracing,
+    disable_native_telemetry,
     inject_trace_headers,
     instrument_app,
     span_processors_for,
@@ -22,12 +25,15 @@ from slipway.observability.tracing import (
 __all__ = [
     "DEFAULT_REGISTRY",
     "DEFAULT_TRACE_EXCLUDED_PATHS",
+    "NATIVE_TELEMETRY_OFF",
     "UNMATCHED_ROUTE",
     "HttpMetrics",
     "MetricsMiddleware",
     "ObservabilitySettings",
+    "TracingMiddleware",
     "add_metrics_route",
     "configure_tracing",
+    "disable_native_telemetry",
     "http_metrics",
     "inject_trace_headers",
     "instrument_app",

@@ -1,30 +1,44 @@
-"""OpenTelemetry tracing: provider from settings, FastAPI instrumentation, W3C propagation."""
+"""OpenTelemetry tracing: provider from settings, a lean ASGI server span, W3C propagation."""
 
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.propagators import (
-    TraceResponsePropagator,
-    get_global_response_propagator,
-    set_global_response_propagator,
-)
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipway.observability.middleware import route_template
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_TRACE_EXCLUDED_PATHS: tuple[str, ...] = ("/health", "/ready", "/metrics")
 """Probe and scrape paths: frequent, uninteresting, and they would drown real traces."""
 
+TRACER_NAME = "slipway.observability"
 _TRACES_PATH = "/v1/traces"
+_TRACERESPONSE = b"traceresponse"
+_EXPOSE_HEADERS = b"access-control-expose-headers"
+# Native FastAPI (>= 0.165) telemetry switches itself on when a global SDK provider exists;
+# TracingMiddleware already makes the server span, so the app must not make a second one.
+NATIVE_TELEMETRY_OFF: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False}
 
 
 def otlp_traces_url(endpoint: str) -> str:
@@ -50,7 +64,11 @@ def configure_tracing(
     sample_ratio: float = 1.0,
     set_global: bool = True,
 ) -> TracerProvider:
-    """Build an SDK TracerProvider; make it the global one if `set_global` and none is set yet."""
+    """Build an SDK TracerProvider; make it the global one if `set_global` and none is set yet.
+
+    Without `otlp_endpoint` the provider has no span processor: spans still get ids (for
+    log correlation and propagation) but nothing is queued or exported.
+    """
     if not 0.0 <= sample_ratio <= 1.0:
         raise ValueError(f"sample_ratio must be between 0 and 1, got {sample_ratio}")
     resource = Resource.create(
@@ -76,9 +94,175 @@ def configure_tracing(
     return provider
 
 
-def _excluded_urls(paths: Sequence[str]) -> str:
-    # The instrumentation matches these regexes against scheme://host/path (no query).
-    return ",".join(f"://[^/]*{re.escape(path.rstrip('/'))}/?$" for path in paths)
+def _path_variants(paths: Collection[str]) -> frozenset[str]:
+    # /health and /health/ alike, as the contrib instrumentation's `/?$` regex matched.
+    variants: set[str] = set()
+    for path in paths:
+        bare = path.rstrip("/") or "/"
+        variants.update((bare, bare + "/" if bare != "/" else bare))
+    return frozenset(variants)
+
+
+class TracingMiddleware:
+    """Pure ASGI middleware: one SERVER span per HTTP request, current while the app runs.
+
+    Continues the caller's trace from the headers of the global propagator (W3C
+    `traceparent`/`tracestate` and `baggage` by default), names the span `METHOD route`
+    once routing has run, records `http.request.method`, `url.path`, `http.route` and
+    `http.response.status_code` (set when the request ends: samplers see no attributes),
+    marks 5xx and exceptions as errors, and
+    (optionally) answers with a `traceresponse` header.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        excluded_paths: Collection[str] = DEFAULT_TRACE_EXCLUDED_PATHS,
+        trace_response_header: bool = True,
+    ) -> None:
+        self.app = app
+        provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        self._tracer = provider.get_tracer(TRACER_NAME)
+        self._sdk_provider = provider if isinstance(provider, TracerProvider) else None
+        self._excluded = _path_variants(excluded_paths)
+        self._trace_response = trace_response_header
+        # Header names the propagator reads, as raw ASGI header names. With none of them in
+        # the request (the common case) extraction is skipped: the span starts a new trace.
+        self._propagation_headers = frozenset(
+            name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
+        )
+        self._empty_context = Context()
+
+    def _parent_context(self, scope: Scope) -> Context:
+        carrier: dict[str, str] | None = None
+        wanted = self._propagation_headers
+        for name, value in scope["headers"]:
+            if name in wanted:
+                key = name.decode("latin-1")
+                text = value.decode("latin-1")
+                if carrier is None:
+                    carrier = {key: text}
+                elif key in carrier:
+                    carrier[key] += "," + text  # repeated header: one comma-joined value
+                else:
+                    carrier[key] = text
+        if carrier is None:
+            return self._empty_context
+        return propagate.extract(carrier, context=self._empty_context)
+
+    def _start_span(self, method: str, parent: Context) -> Span:
+        provider = self._sdk_provider
+        if provider is not None and not _has_span_processors(provider):
+            return _unrecorded_span(provider, method, parent)
+        return self._tracer.start_span(
+            method,
+            context=parent,
+            kind=SpanKind.SERVER,
+            # No attributes yet: one set_attributes() at the end is ~2 us cheaper per request.
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        outer_root_path: str = scope.get("root_path", "")
+        parent = self._parent_context(scope)
+        span = self._start_span(method, parent)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        status = 0
+        failed = False
+        trace_response = self._trace_response and span.get_span_context().is_valid
+
+        async def send_traced(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if trace_response:
+                    ids = span.get_span_context()
+                    value = (
+                        f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
+                    ).encode("ascii")
+                    headers = list(message.get("headers", ()))
+                    headers.append((_TRACERESPONSE, value))
+                    headers.append((_EXPOSE_HEADERS, _TRACERESPONSE))
+                    message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_traced)
+        except Exception as exc:
+            if status == 0:
+                status = 500  # what the server answers when the app fails before responding
+            failed = True
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            route = route_template(scope, outer_root_path)
+            if span.is_recording():
+                span.update_name(f"{method} {route}")
+                attributes: dict[str, str | int] = {
+                    "http.request.method": method,
+                    "url.path": scope["path"],
+                    "http.route": route,
+                }
+                if status:
+                    attributes["http.response.status_code"] = status
+                span.set_attributes(attributes)
+                if status >= 500 and not failed:
+                    span.set_status(Status(StatusCode.ERROR))
+            span.end()
+            otel_context.detach(token)
+
+
+def _has_span_processors(provider: TracerProvider) -> bool:
+    # The SDK has no public accessor; when its internals change, assume processors exist
+    # (the full SDK path is always correct, only slower).
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    return not isinstance(processors, tuple) or bool(processors)
+
+
+def _unrecorded_span(provider: TracerProvider, name: str, parent: Context) -> Span:
+    """The span the SDK would start, minus the recording nobody would receive.
+
+    With no span processor on the provider (no exporter configured) a recorded span is
+    built, timed and dropped at `end()`. The ids, the sampling decision and the trace state
+    are what logs and propagation need: same sampler, same id generator, no recording.
+    """
+    parent_context = trace.get_current_span(parent).get_span_context()
+    id_generator = provider.id_generator
+    trace_id = (
+        parent_context.trace_id if parent_context.is_valid else id_generator.generate_trace_id()
+    )
+    result = provider.sampler.should_sample(parent, trace_id, name, SpanKind.SERVER)
+    sampled = result.decision is Decision.RECORD_AND_SAMPLE
+    flags = TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id,
+            id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=TraceFlags(flags),
+            trace_state=result.trace_state,
+        )
+    )
+
+
+def disable_native_telemetry(app: FastAPI) -> None:
+    """Stop FastAPI's own OpenTelemetry telemetry so requests get exactly one server span.
+
+    `create_app` passes `FastAPI(telemetry=NATIVE_TELEMETRY_OFF)`; this covers apps built
+    elsewhere. FastAPI reads the same config dict on every request.
+    """
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config.update(NATIVE_TELEMETRY_OFF)
 
 
 def instrument_app(
@@ -88,17 +272,16 @@ def instrument_app(
     excluded_paths: Sequence[str] = DEFAULT_TRACE_EXCLUDED_PATHS,
     trace_response_header: bool = True,
 ) -> None:
-    """Trace every request (W3C traceparent in); optionally answer with a traceresponse header."""
-    # opentelemetry.instrumentation.propagators is untyped, hence the ignores below.
-    if trace_response_header and get_global_response_propagator() is None:  # type: ignore[no-untyped-call]
-        # Process-wide: every instrumented ASGI app answers `traceresponse: 00-<trace>-<span>-01`.
-        set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
-    FastAPIInstrumentor.instrument_app(
-        app,
+    """Trace every request (W3C traceparent in); optionally answer with a traceresponse header.
+
+    Adds TracingMiddleware outside every middleware added so far: call it last.
+    """
+    disable_native_telemetry(app)
+    app.add_middleware(
+        TracingMiddleware,
         tracer_provider=tracer_provider,
-        excluded_urls=_excluded_urls(excluded_paths),
-        # Per-message `http send`/`http receive` child spans are noise for an API service.
-        exclude_spans=["receive", "send"],
+        excluded_paths=excluded_paths,
+        trace_response_header=trace_response_header,
     )
 
 

@@ -7,7 +7,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, format_trace_id
+from opentelemetry.trace import SpanKind, StatusCode, format_trace_id
 
 from slipway.observability import (
     configure_tracing,
@@ -60,6 +60,14 @@ def traced_app(provider: TracerProvider) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/fail")
+    async def fail() -> None:
+        raise RuntimeError("kaput")
+
+    @app.get("/unavailable", status_code=503)
+    async def unavailable() -> dict[str, str]:
+        return {}
+
     instrument_app(app, provider)
     return app
 
@@ -89,6 +97,59 @@ async def test_incoming_traceparent_continues_the_callers_trace(
     assert response.headers["traceresponse"].startswith(f"00-{TRACE_ID}-")
 
 
+async def test_one_server_span_per_request_with_http_attributes(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async with client(traced_app(provider)) as http:
+        await http.get("/items/5")
+
+    [span] = exporter.get_finished_spans()
+    assert span.kind is SpanKind.SERVER
+    assert span.parent is None  # no traceparent: a new trace
+    assert span.attributes == {
+        "http.request.method": "GET",
+        "url.path": "/items/5",
+        "http.route": "/items/{item_id}",
+        "http.response.status_code": 200,
+    }
+    assert span.status.status_code is StatusCode.UNSET
+
+
+async def test_5xx_and_exceptions_mark_the_span_as_an_error(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async with client(traced_app(provider)) as http:
+        assert (await http.get("/unavailable")).status_code == 503
+        with pytest.raises(RuntimeError):
+            await http.get("/fail")
+
+    unavailable, failed = server_spans(exporter)
+    assert unavailable.status.status_code is StatusCode.ERROR
+    assert unavailable.attributes is not None
+    assert unavailable.attributes["http.response.status_code"] == 503
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.status.description == "RuntimeError: kaput"
+    assert failed.attributes is not None
+    assert failed.attributes["http.response.status_code"] == 500
+    assert [event.name for event in failed.events] == ["exception"]
+
+
+async def test_tracestate_and_baggage_are_extracted_with_the_traceparent(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    headers = {
+        "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01",
+        "tracestate": "vendor=abc",
+        "baggage": "tenant=acme",
+    }
+    async with client(traced_app(provider)) as http:
+        response = await http.get("/items/1", headers=headers)
+
+    [span] = server_spans(exporter)
+    assert span.context.trace_state.get("vendor") == "abc"
+    assert "tenant=acme" in response.json()["baggage"]  # handlers see the caller's baggage
+
+
 async def test_spans_carry_the_service_resource(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
@@ -108,6 +169,7 @@ async def test_probe_paths_are_not_traced(
 ) -> None:
     async with client(traced_app(provider)) as http:
         assert (await http.get("/health")).status_code == 200
+        assert (await http.get("/health/")).status_code in (200, 307)
 
     assert exporter.get_finished_spans() == ()
 
@@ -189,3 +251,38 @@ def test_sample_ratio_outside_zero_to_one_is_refused(ratio: float) -> None:
             sample_ratio=ratio,
             set_global=False,
         )
+
+
+@pytest.mark.parametrize(("ratio", "flags"), [(1.0, "01"), (0.0, "00")])
+async def test_without_span_processors_requests_still_get_ids_and_sampling(
+    ratio: float, flags: str
+) -> None:
+    # No exporter: nothing would receive a recorded span, so none is recorded, but every
+    # request still gets a trace id, a span id and the sampler's decision.
+    provider = configure_tracing(
+        service="s",
+        version="1",
+        environment="test",
+        otlp_endpoint=None,
+        sample_ratio=ratio,
+        set_global=False,
+    )
+    async with client(traced_app(provider)) as http:
+        fresh = await http.get("/items/1")
+        continued = await http.get(
+            "/items/2",
+            headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01", "tracestate": "v=1"},
+        )
+    provider.shutdown()
+
+    version, trace_id, span_id, sampled = fresh.headers["traceresponse"].split("-")
+    assert (version, sampled) == ("00", flags)
+    assert int(trace_id, 16)
+    assert int(span_id, 16)
+    assert fresh.json()["traceparent"] == fresh.headers["traceresponse"]
+    # A sampled caller is followed whatever the ratio, and its trace state is kept.
+    outgoing = continued.json()
+    assert outgoing["traceparent"].startswith(f"00-{TRACE_ID}-")
+    assert outgoing["traceparent"].endswith("-01")
+    assert PARENT_SPAN_ID not in outgoing["traceparent"]
+    assert outgoing["tracestate"] == "v=1"
