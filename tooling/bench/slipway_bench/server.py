@@ -1,9 +1,9 @@
 """Serve one benchmark app under uvicorn: `python -m slipway_bench.server bare|platform PORT`.
 
-Both apps get the same uvicorn settings (one process, uvloop, httptools, no reload); the
-only difference is the access log, which is part of the platform stack: the platform logs
-every request through slipway.logging as a JSON line at INFO (stdout, which the benchmark
-sends to /dev/null), the bare app logs nothing.
+Both apps get the same uvicorn settings (one process, uvloop, httptools, no reload, uvicorn's
+access log off); the only difference is the access log, which is part of the platform stack:
+the platform's AccessLogMiddleware writes every request through slipway.logging as a JSON line
+at INFO (stdout, which the benchmark sends to /dev/null), the bare app logs nothing.
 """
 
 import argparse
@@ -35,7 +35,7 @@ def serve(kind: str, port: int) -> None:
         return
     settings, web = platform_settings(HOST, port)
     web = web.model_copy(update={"drain_delay_seconds": 0.0})
-    build_server(platform_app(settings, web), web, access_log=True, **UVICORN_OPTIONS).run()
+    build_server(platform_app(settings, web), web, **UVICORN_OPTIONS).run()
 
 
 def main() -> None:

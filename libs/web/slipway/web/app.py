@@ -1,15 +1,23 @@
 """`create_app`: the FastAPI app every service starts from. All cross-lib wiring lives here."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from slipway.config import ServiceSettings
-from slipway.logging import RequestIdMiddleware, configure_logging
+from slipway.logging import (
+    AccessLogMiddleware,
+    PipelineHandler,
+    RequestIdMiddleware,
+    configure_logging,
+)
 from slipway.observability import (
+    NATIVE_TELEMETRY_OFF,
     MetricsMiddleware,
     ObservabilitySettings,
     add_metrics_route,
@@ -48,6 +56,14 @@ class _SpanExport:
         await asyncio.to_thread(self.provider.shutdown)
 
 
+def _configured_stream() -> Any:
+    """The stream of the pipeline handler a previous configure_logging installed, if any."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PipelineHandler) and not getattr(handler.stream, "closed", False):
+            return handler.stream
+    return None
+
+
 def create_app(
     settings: ServiceSettings,
     *,
@@ -59,12 +75,19 @@ def create_app(
     title: str | None = None,
     version: str | None = None,
     rate_limit_key: KeyFunc = principal_or_client_ip,
+    configure_logs: bool = True,
 ) -> FastAPI:
     """Build a service's app: probes, problem errors, middleware, metrics, tracing, lifespan.
 
     `web` and `observability` default to the `web` / `observability` fields of `settings`
     when it has them; `version` defaults to `settings.version`. `resources` start in order at
     start-up and stop in reverse at shutdown.
+
+    With `configure_logs` (the default) logging is configured from `settings` (service
+    identity, level, renderer); a stream an earlier `configure_logging` set up is kept,
+    otherwise lines go to stdout. Pass `configure_logs=False` to leave logging alone.
+    Every request gets one access line (`slipway.access` logger, INFO); serve the app with
+    uvicorn's own access log off, as `slipway.web.serve` does.
     """
     version = version or settings.version
     if web is None:
@@ -75,13 +98,15 @@ def create_app(
         observability = nested if isinstance(nested, ObservabilitySettings) else None
         observability = observability or ObservabilitySettings()
     environment = settings.environment.value
-    configure_logging(
-        service=settings.service_name,
-        version=version,
-        environment=environment,
-        level=settings.log_level,
-        renderer=settings.log_renderer,
-    )
+    if configure_logs:
+        configure_logging(
+            service=settings.service_name,
+            version=version,
+            environment=environment,
+            level=settings.log_level,
+            renderer=settings.log_renderer,
+            stream=_configured_stream(),
+        )
 
     tracer_provider = configure_tracing(
         service=settings.service_name,
@@ -118,6 +143,8 @@ def create_app(
         docs_url="/docs" if web.docs_enabled else None,
         redoc_url="/redoc" if web.docs_enabled else None,
         openapi_url="/openapi.json" if web.docs_enabled else None,
+        # slipway.observability's TracingMiddleware makes the one server span per request.
+        telemetry=NATIVE_TELEMETRY_OFF,  # type: ignore[arg-type]
     )
     app.state.lifecycle = lifecycle
     app.state.web_settings = web
@@ -148,6 +175,7 @@ def create_app(
         hsts_max_age_seconds=web.hsts_max_age_seconds,
     )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # inside the request id and the server span
     app.add_middleware(RequestIdMiddleware)
 
     instrument_app(app, tracer_provider)

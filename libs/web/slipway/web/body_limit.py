@@ -28,6 +28,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
+        chunked = False
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -37,6 +39,14 @@ class BodyLimitMiddleware:
                 if declared > self.max_body_bytes:
                     await self._refuse(scope, receive, send)
                     return
+            elif name == b"transfer-encoding":
+                chunked = True
+        if scope.get("http_version", "1.1") in ("1.0", "1.1") and not chunked:
+            # HTTP/1.x frames the body by Content-Length (checked above, and the server never
+            # delivers more) or, with neither header, has none: nothing to count. Only
+            # chunked bodies (and other protocols) are counted as they arrive.
+            await self.app(scope, receive, send)
+            return
 
         received = 0
         exceeded = False

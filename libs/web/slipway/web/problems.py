@@ -133,6 +133,17 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
+_VALUE_ERROR_PREFIX = "Value error, "
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """The error's message; a validator's ValueError without pydantic's "Value error, "."""
+    message = str(error.get("msg", ""))
+    if error.get("type") == "value_error" and message.startswith(_VALUE_ERROR_PREFIX):
+        return message[len(_VALUE_ERROR_PREFIX) :]
+    return message
+
+
 async def _validation_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
     raw = list(exc.errors())
@@ -149,7 +160,7 @@ async def _validation_error_handler(request: Request, exc: Exception) -> Respons
         {
             "loc": list(error.get("loc", ())),
             "pointer": _pointer(tuple(error.get("loc", ()))),
-            "message": str(error.get("msg", "")),
+            "message": _message(error),
             "type": str(error.get("type", "")),
         }
         for error in raw

@@ -1,10 +1,9 @@
 """Security headers on every response, and CORS from settings."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.web.settings import WebSettings
@@ -22,6 +21,19 @@ DOCS_CSP = (
 )
 
 
+def _encoded_headers(csp: str, hsts: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    headers = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("content-security-policy", csp),
+        ("cross-origin-opener-policy", "same-origin"),
+    ]
+    if hsts is not None:
+        headers.append(("strict-transport-security", hsts))
+    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers)
+
+
 class SecurityHeadersMiddleware:
     """Adds nosniff, frame denial, referrer policy, CSP and (over https) HSTS headers."""
 
@@ -37,6 +49,14 @@ class SecurityHeadersMiddleware:
         self.docs_paths = tuple(path for path in docs_paths if path)
         self.trust_forwarded_proto = trust_forwarded_proto
         self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains"
+        # Encoded once: (is docs page, is https) -> the headers to add when missing.
+        self._defaults = {
+            (docs, https): _encoded_headers(
+                DOCS_CSP if docs else API_CSP, self.hsts if https else None
+            )
+            for docs in (False, True)
+            for https in (False, True)
+        }
 
     def _is_https(self, scope: Scope) -> bool:
         if scope.get("scheme") == "https":
@@ -57,22 +77,24 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if self._is_docs(scope.get("path", "")) else API_CSP
-        https = self._is_https(scope)
+        defaults = self._defaults[(self._is_docs(scope.get("path", "")), self._is_https(scope))]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("Content-Security-Policy", csp)
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if https:
-                    headers.setdefault("Strict-Transport-Security", self.hsts)
+                message["headers"] = with_default_headers(message.get("headers", ()), defaults)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_default_headers(
+    headers: Iterable[tuple[bytes, bytes]], defaults: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """`headers` plus each of `defaults` whose (lowercase) name is not already there."""
+    out = list(headers)
+    present = {name.lower() for name, _ in out}
+    out.extend(header for header in defaults if header[0] not in present)
+    return out
 
 
 def add_cors(app: FastAPI, web: WebSettings) -> None:

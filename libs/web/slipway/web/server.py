@@ -16,7 +16,9 @@ A second SIGINT forces an immediate exit; a second SIGTERM skips the rest of the
 The process then exits 0 (uvicorn would re-raise the signal and die by it).
 """
 
+import gc
 import signal
+import socket
 import time
 from types import FrameType
 from typing import Any
@@ -49,6 +51,16 @@ class DrainingServer(uvicorn.Server):
         else:
             self.exit_at = time.monotonic()
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start serving, then move every object alive after start-up out of the collector.
+
+        Modules, routes, pydantic schemas and OpenTelemetry/FastAPI state are ~10^5
+        long-lived objects; frozen, full collections no longer walk them on every request
+        burst, which shortens the latency tail.
+        """
+        await super().startup(sockets)
+        gc.freeze()
+
     async def on_tick(self, counter: int) -> bool:
         """Every 0.1 s: once the drain delay is over, begin uvicorn's graceful shutdown."""
         if self.exit_at is not None and time.monotonic() >= self.exit_at:
@@ -57,8 +69,13 @@ class DrainingServer(uvicorn.Server):
 
 
 def build_server(app: FastAPI, web: WebSettings | None = None, **options: Any) -> DrainingServer:
-    """A DrainingServer for `app`; `options` go to `uvicorn.Config` (e.g. `proxy_headers`)."""
+    """A DrainingServer for `app`; `options` go to `uvicorn.Config` (e.g. `proxy_headers`).
+
+    uvicorn's access log is off unless `access_log=True` is passed: `create_app`'s
+    AccessLogMiddleware writes one structured line per request instead.
+    """
     web = web or app.state.web_settings
+    options.setdefault("access_log", False)
     config = uvicorn.Config(
         app,
         host=web.host,

@@ -3,11 +3,11 @@
 import math
 from collections.abc import Callable, Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.web.problems import problem_response
 from slipway.web.ratelimit.base import RateLimitBackend, RateLimitDecision
+from slipway.web.security import with_default_headers
 
 KeyFunc = Callable[[Scope], str]
 
@@ -77,11 +77,15 @@ class RateLimitMiddleware:
             await response(scope, receive, send)
             return
 
+        encoded = (
+            (b"ratelimit-limit", headers["RateLimit-Limit"].encode("latin-1")),
+            (b"ratelimit-remaining", headers["RateLimit-Remaining"].encode("latin-1")),
+            (b"ratelimit-reset", headers["RateLimit-Reset"].encode("latin-1")),
+        )
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                mutable = MutableHeaders(scope=message)
-                for name, value in headers.items():
-                    mutable.setdefault(name, value)
+                message["headers"] = with_default_headers(message.get("headers", ()), encoded)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

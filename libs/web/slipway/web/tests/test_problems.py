@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from slipway.config import ServiceSettings
 from slipway.web import ProblemError, RateLimitSettings, WebSettings, create_app
@@ -159,3 +159,30 @@ async def test_json_success_uses_orjson_response(client: Any) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"sku": "abc", "quantity": 2}
+
+
+async def test_422_messages_drop_pydantics_value_error_prefix(
+    service_settings: ServiceSettings,
+) -> None:
+    class Signup(BaseModel):
+        handle: str
+
+        @field_validator("handle")
+        @classmethod
+        def _lowercase(cls, value: str) -> str:
+            if value != value.lower():
+                raise ValueError("handle must be lowercase")
+            return value
+
+    signup = APIRouter()
+
+    @signup.post("/signups")
+    async def create(body: Signup) -> dict[str, str]:
+        return {"handle": body.handle}
+
+    app = create_app(service_settings, routers=[signup])
+    async with app_client(app) as http:
+        body = assert_problem(await http.post("/signups", json={"handle": "Ada"}), 422)
+    [error] = body["errors"]
+    assert error["message"] == "handle must be lowercase"
+    assert error["type"] == "value_error"
