@@ -1,8 +1,6 @@
 """The Prometheus metric families Slipway services expose, created once per registry."""
 
-import threading
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from prometheus_client import (
     REGISTRY,
@@ -14,6 +12,8 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+
+from slipway.observability.registry import MetricsPerRegistry
 
 # prometheus_client's global registry: it already carries the process, platform and GC
 # collectors, and whatever other libraries register lands on /metrics too.
@@ -47,45 +47,38 @@ class HttpMetrics:
     readiness: Gauge
 
 
-_by_registry: "WeakKeyDictionary[CollectorRegistry, HttpMetrics]" = WeakKeyDictionary()
-_lock = threading.Lock()
+def _register(registry: CollectorRegistry) -> HttpMetrics:
+    return HttpMetrics(
+        requests=Counter(
+            "http_requests",
+            "HTTP requests handled, by route template, method and status.",
+            ("route", "method", "status"),
+            registry=registry,
+        ),
+        duration=Histogram(
+            "http_request_duration_seconds",
+            "Time from receiving an HTTP request to finishing its response.",
+            ("route", "method", "status"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        ),
+        in_progress=Gauge(
+            "http_requests_in_progress",
+            "HTTP requests being handled right now.",
+            ("method",),
+            registry=registry,
+        ),
+        readiness=Gauge(
+            "readiness_check_healthy",
+            "1 when the readiness check passed on its last run, else 0.",
+            ("check",),
+            registry=registry,
+        ),
+    )
 
 
-def http_metrics(registry: CollectorRegistry | None = None) -> HttpMetrics:
-    """The metric families on `registry` (default: the global one), registering them once."""
-    target = DEFAULT_REGISTRY if registry is None else registry
-    with _lock:
-        found = _by_registry.get(target)
-        if found is None:
-            found = HttpMetrics(
-                requests=Counter(
-                    "http_requests",
-                    "HTTP requests handled, by route template, method and status.",
-                    ("route", "method", "status"),
-                    registry=target,
-                ),
-                duration=Histogram(
-                    "http_request_duration_seconds",
-                    "Time from receiving an HTTP request to finishing its response.",
-                    ("route", "method", "status"),
-                    buckets=DURATION_BUCKETS,
-                    registry=target,
-                ),
-                in_progress=Gauge(
-                    "http_requests_in_progress",
-                    "HTTP requests being handled right now.",
-                    ("method",),
-                    registry=target,
-                ),
-                readiness=Gauge(
-                    "readiness_check_healthy",
-                    "1 when the readiness check passed on its last run, else 0.",
-                    ("check",),
-                    registry=target,
-                ),
-            )
-            _by_registry[target] = found
-        return found
+http_metrics = MetricsPerRegistry(_register)
+"""The metric families on `registry` (default: the global one), registering them once."""
 
 
 def readiness_gauge(registry: CollectorRegistry | None = None) -> Gauge:
