@@ -4,6 +4,7 @@ import logging
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from slipway.auth.jwks import JwksCache
@@ -11,6 +12,8 @@ from slipway.auth.principal import Principal
 from slipway.auth.settings import ASYMMETRIC_ALGORITHMS, AuthSettings
 from slipway.auth.verification import InvalidTokenError, TokenVerifier
 from slipway.config import Environment
+from slipway.web.body_limit import BodyLimitMiddleware
+from slipway.web.ratelimit import RateLimitMiddleware
 
 logger = logging.getLogger("slipway.auth")
 
@@ -83,11 +86,29 @@ class Authenticator:
     def install(self, app: Starlette) -> None:
         """Make `require_scopes` find this authenticator, and add `PrincipalMiddleware`.
 
-        Call it after `create_app`: the middleware then runs before the rate limiter, which
-        keys on the principal it leaves in `scope["state"]["principal"]`.
+        Call it after `create_app`, before the first request. The middleware goes just
+        outside the rate limiter, which keys on the principal it leaves in
+        `scope["state"]["principal"]`, and inside request ids, tracing and error handling, so
+        what it logs carries the request's ids.
         """
+        if app.middleware_stack is not None:
+            raise RuntimeError("install the authenticator before the app serves requests")
         setattr(app.state, APP_STATE_KEY, self)
-        app.add_middleware(PrincipalMiddleware, authenticator=self)
+        stack = app.user_middleware
+        stack.insert(principal_position(stack), Middleware(PrincipalMiddleware, authenticator=self))
+
+
+def principal_position(stack: list[Middleware]) -> int:
+    """Where in an outermost-first middleware list `PrincipalMiddleware` belongs.
+
+    Just outside slipway.web's rate limiter when there is one, else just outside its body
+    limit, else innermost.
+    """
+    classes: list[object] = [entry.cls for entry in stack]
+    for anchor in (RateLimitMiddleware, BodyLimitMiddleware):
+        if anchor in classes:
+            return classes.index(anchor)
+    return len(stack)
 
 
 def bearer_token(authorization: str | None) -> str | None:

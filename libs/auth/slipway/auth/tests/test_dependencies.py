@@ -4,9 +4,13 @@ import httpx
 import pytest
 
 from slipway.auth import Authenticator
+from slipway.auth.authenticator import PrincipalMiddleware
 from slipway.auth.testing import mint_token
 from slipway.auth.tests.conftest import AUDIENCE, ISSUER, Keys, build_app
+from slipway.logging import RequestIdMiddleware
 from slipway.web import RateLimitSettings
+from slipway.web.body_limit import BodyLimitMiddleware
+from slipway.web.ratelimit import RateLimitMiddleware
 from slipway.web.testing import app_client
 
 
@@ -102,3 +106,36 @@ def test_bearer_token_parsing(header: str) -> None:
     assert bearer_token(header) in {"padded-token", "x"}
     assert bearer_token("Basic abc") is None
     assert bearer_token(None) is None
+
+
+def test_principal_middleware_runs_inside_request_ids_and_before_the_rate_limiter(
+    authenticator: Authenticator,
+) -> None:
+    app = build_app(authenticator, rate_limit=RateLimitSettings(requests=2, window_seconds=60))
+
+    order: list[object] = [entry.cls for entry in app.user_middleware]  # outermost first
+
+    assert order.index(RequestIdMiddleware) < order.index(PrincipalMiddleware)
+    assert order.index(PrincipalMiddleware) == order.index(RateLimitMiddleware) - 1
+
+
+def test_principal_middleware_goes_innermost_but_for_the_body_limit_without_rate_limits(
+    authenticator: Authenticator,
+) -> None:
+    app = build_app(authenticator)
+
+    order: list[object] = [entry.cls for entry in app.user_middleware]
+
+    assert order.index(PrincipalMiddleware) == order.index(BodyLimitMiddleware) - 1
+    assert order.index(RequestIdMiddleware) < order.index(PrincipalMiddleware)
+
+
+async def test_install_after_the_app_has_served_is_refused(
+    authenticator: Authenticator,
+) -> None:
+    app = build_app(authenticator)
+    async with app_client(app) as client:
+        await client.get("/public")
+
+    with pytest.raises(RuntimeError, match="before the app serves requests"):
+        authenticator.install(app)
