@@ -6,6 +6,7 @@ from slipway.logging.pipeline import (
     Renderer,
     build_formatter,
     configure_logging,
+    configured_stream,
     get_logger,
     uvicorn_log_config,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "RequestIdMiddleware",
     "build_formatter",
     "configure_logging",
+    "configured_stream",
     "current_request_id",
     "get_logger",
     "redact_value",

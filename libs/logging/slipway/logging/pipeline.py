@@ -168,6 +168,15 @@ def configure_logging(
     logging.captureWarnings(True)
 
 
+def configured_stream() -> TextIO | None:
+    """The open stream a previous `configure_logging` sends logs to, or None."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PipelineHandler) and not getattr(handler.stream, "closed", False):
+            stream: TextIO = handler.stream
+            return stream
+    return None
+
+
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger named `name` (default: the calling module)."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)

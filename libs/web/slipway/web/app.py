@@ -1,10 +1,8 @@
 """`create_app`: the FastAPI app every service starts from. All cross-lib wiring lives here."""
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -12,9 +10,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from slipway.config import ServiceSettings
 from slipway.logging import (
     AccessLogMiddleware,
-    PipelineHandler,
     RequestIdMiddleware,
     configure_logging,
+    configured_stream,
 )
 from slipway.observability import (
     NATIVE_TELEMETRY_OFF,
@@ -54,14 +52,6 @@ class _SpanExport:
     async def stop(self) -> None:
         """Send the spans still buffered."""
         await asyncio.to_thread(self.provider.shutdown)
-
-
-def _configured_stream() -> Any:
-    """The stream of the pipeline handler a previous configure_logging installed, if any."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PipelineHandler) and not getattr(handler.stream, "closed", False):
-            return handler.stream
-    return None
 
 
 def create_app(
@@ -105,7 +95,7 @@ def create_app(
             environment=environment,
             level=settings.log_level,
             renderer=settings.log_renderer,
-            stream=_configured_stream(),
+            stream=configured_stream(),
         )
 
     tracer_provider = configure_tracing(
