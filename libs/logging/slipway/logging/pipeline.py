@@ -170,11 +170,11 @@ def configure_logging(
 
 def configured_stream() -> TextIO | None:
     """The open stream a previous `configure_logging` sends logs to, or None."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PipelineHandler) and not getattr(handler.stream, "closed", False):
-            stream: TextIO = handler.stream
-            return stream
-    return None
+    handler = pipeline_handler()
+    if handler is None or getattr(handler.stream, "closed", False):
+        return None
+    stream: TextIO = handler.stream
+    return stream
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
