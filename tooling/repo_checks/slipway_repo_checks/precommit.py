@@ -56,6 +56,7 @@ class Hook:
     files: str
     stages: tuple[str, ...]
     additional_dependencies: tuple[str, ...]
+    args: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -115,6 +116,7 @@ def iter_hooks(config: Mapping[str, Any]) -> Iterator[Hook]:
                     hook.get("additional_dependencies"),
                     f"hook {hook_id}: additional_dependencies",
                 ),
+                args=_strings(hook.get("args"), f"hook {hook_id}: args"),
             )
 
 

@@ -90,6 +90,14 @@ def test_required_hook_is_present(
         assert pins[0], f"{hook.id}: pin pre-commit-hooks to an exact version"
 
 
+def test_conflict_markers_are_found_outside_a_git_merge(hooks: list[Hook]) -> None:
+    # copier update leaves inline markers with no merge in progress; without this flag
+    # check-merge-conflict would not look at the files at all.
+    checks = [hook for hook in hooks if hook.command == "check-merge-conflict"]
+    assert checks
+    assert all("--assume-in-merge" in hook.args for hook in checks)
+
+
 def test_rej_and_orig_files_are_blocked(hooks: list[Hook], config: dict[str, Any]) -> None:
     blockers = [hook for hook in hooks if hook.language == "fail" and runs_on_commit(hook, config)]
     blocked = [
