@@ -32,6 +32,20 @@ GLOBAL_INPUTS: tuple[str, ...] = (
     "copier.yml",  # the project template configuration
 )
 
+# Files that shape what `copier copy` / `copier update` produce, or what a stamped project builds
+# on: when one changes, CI also runs the template scenarios (tooling/template_tests) and drift.
+TEMPLATE_INPUTS: tuple[str, ...] = (
+    "copier.yml",
+    "templates/**",
+    "libs/**",
+    "tooling/cli/**",
+    "tooling/template_tests/**",
+)
+TEMPLATE_STEPS: tuple[tuple[str, ...], ...] = (
+    ("./pants", "run", "tooling/cli", "--", "drift"),
+    ("tooling/template_tests/run",),
+)
+
 EVERYTHING = "::"
 DEFAULT_UPSTREAM = "origin/main"
 
@@ -57,13 +71,20 @@ class Plan:
         return self.base is None or bool(self.global_hits)
 
     @property
+    def templates(self) -> bool:
+        """Whether to run the template scenarios: everything runs, or a template input changed."""
+        return self.everything or any(
+            is_global_input(path, TEMPLATE_INPUTS) for path in self.changed
+        )
+
+    @property
     def nothing(self) -> bool:
         """Whether there is a base and nothing changed since it."""
         return self.base is not None and not self.changed
 
 
 def is_global_input(path: str, patterns: Sequence[str] = GLOBAL_INPUTS) -> bool:
-    """Whether the repository-relative `path` matches one of the global-input `patterns`."""
+    """Whether the repository-relative `path` matches one of `patterns` (global inputs)."""
     for pattern in patterns:
         if pattern.endswith("/**"):
             if path.startswith(pattern[: -len("**")]):
@@ -119,15 +140,19 @@ def changed_flags(plan: Plan, *, dependents: bool) -> list[str]:
 
 
 def step_commands(plan: Plan) -> list[list[str]]:
-    """The Pants commands CI runs for `plan`: checks on changed targets, then check and test."""
+    """The commands CI runs for `plan`: checks on changed targets, check and test, templates."""
     checks = ["tailor", "--check", "update-build-files", "--check", "lint"]
     tests = ["check", "test"]
     if plan.everything:
-        return [["./pants", *checks, EVERYTHING], ["./pants", *tests, EVERYTHING]]
-    return [
-        ["./pants", *changed_flags(plan, dependents=False), *checks],
-        ["./pants", *changed_flags(plan, dependents=True), *tests],
-    ]
+        commands = [["./pants", *checks, EVERYTHING], ["./pants", *tests, EVERYTHING]]
+    else:
+        commands = [
+            ["./pants", *changed_flags(plan, dependents=False), *checks],
+            ["./pants", *changed_flags(plan, dependents=True), *tests],
+        ]
+    if plan.templates:
+        commands.extend(list(step) for step in TEMPLATE_STEPS)
+    return commands
 
 
 def list_command(plan: Plan) -> list[str]:

@@ -30,6 +30,12 @@ FAKE_PANTS = """\
 printf '%s\\n' "$*" >> "$(dirname "$0")/pants-calls.log"
 [[ -z "${FAKE_PANTS_FAIL:-}" ]]
 """
+# Stands in for tooling/template_tests/run, logging to the same file.
+FAKE_TEMPLATE_TESTS = """\
+#!/usr/bin/env bash
+printf 'template tests\\n' >> pants-calls.log
+"""
+TEMPLATE_COMMANDS = ["./pants run tooling/cli -- drift", "tooling/template_tests/run"]
 
 
 def fake_git(answers: Mapping[str, str | None]) -> GitRunner:
@@ -66,6 +72,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "services/s1/main.py").write_text("X = 1\n")
     (root / "pants").write_text(FAKE_PANTS)
     (root / "pants").chmod(0o755)
+    (root / "tooling/template_tests").mkdir(parents=True)
+    (root / "tooling/template_tests/run").write_text(FAKE_TEMPLATE_TESTS)
+    (root / "tooling/template_tests/run").chmod(0o755)
     (root / ".gitignore").write_text("pants-calls.log\n")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
@@ -163,6 +172,23 @@ def test_changed_plan_runs_checks_on_changed_and_tests_on_dependents() -> None:
 
 
 @pytest.mark.parametrize(
+    "path", ["templates/service/README.md.jinja", "libs/web/slipway/web/app.py", "copier.yml"]
+)
+def test_template_inputs_add_drift_and_the_template_scenarios(path: str) -> None:
+    plan = Plan(base="abc", changed=(path,), global_hits=())
+
+    assert plan.templates
+    assert [shlex.join(command) for command in step_commands(plan)][2:] == TEMPLATE_COMMANDS
+
+
+def test_a_service_change_runs_no_template_scenarios() -> None:
+    plan = Plan(base="abc", changed=("services/s1/src/s1/main.py",), global_hits=())
+
+    assert not plan.templates
+    assert len(step_commands(plan)) == 2
+
+
+@pytest.mark.parametrize(
     "plan",
     [
         Plan(base="abc", changed=("pants.toml", "x.py"), global_hits=("pants.toml",)),
@@ -174,6 +200,7 @@ def test_global_change_or_no_base_runs_everything(plan: Plan) -> None:
     assert [shlex.join(command) for command in step_commands(plan)] == [
         "./pants tailor --check update-build-files --check lint ::",
         "./pants check test ::",
+        *TEMPLATE_COMMANDS,
     ]
     assert list_command(plan) == ["./pants", "list", "::"]
     assert "running everything" in describe(plan)
@@ -238,6 +265,8 @@ def test_without_a_parent_commit_runs_everything(
     assert pants_calls(repo) == [
         "tailor --check update-build-files --check lint ::",
         "check test ::",
+        "run tooling/cli -- drift",
+        "template tests",
     ]
 
 
