@@ -1,0 +1,1 @@
+"""One module per `slipway` command; each exposes `run(...) -> int` (the exit code)."""

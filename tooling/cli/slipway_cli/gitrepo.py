@@ -1,0 +1,62 @@
+"""Thin wrappers over the `git` binary: the repository root, its status and its tags."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from slipway_cli.errors import SlipwayError
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    """Run `git ARGS` in `cwd` and return its stdout; a failure raises `SlipwayError`."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["git", *args],  # noqa: S607 - git is found on PATH, like the user's own shell
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError as error:
+        raise SlipwayError("git was not found on PATH: install git and retry.") from error
+    if completed.returncode != 0:
+        detail = completed.stderr.strip() or completed.stdout.strip()
+        raise SlipwayError(f"`git {' '.join(args)}` failed in {cwd}:\n{detail}")
+    return completed.stdout
+
+
+def repo_root(cwd: Path) -> Path:
+    """The top level of the git work tree holding `cwd`."""
+    try:
+        top = run_git(cwd, "rev-parse", "--show-toplevel").strip()
+    except SlipwayError as error:
+        if "git was not found" in error.message:
+            raise
+        raise SlipwayError(
+            f"{cwd} is not inside a git repository: run slipway from a clone of the monorepo."
+        ) from error
+    return Path(top)
+
+
+def status_paths(root: Path, *pathspecs: str) -> list[str]:
+    """Paths that `git status` reports as changed, staged or untracked under `pathspecs`.
+
+    Paths are relative to `root`; untracked directories are listed file by file.
+    """
+    output = run_git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", *pathspecs)
+    paths: list[str] = []
+    entries = iter(output.split("\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        status, path = entry[:2], entry[3:]
+        paths.append(path)
+        if "R" in status or "C" in status:
+            next(entries, None)  # a rename or copy is followed by its source path
+    return paths
+
+
+def tags(root: Path) -> list[str]:
+    """Every tag name of the repository."""
+    return run_git(root, "tag", "--list").split()

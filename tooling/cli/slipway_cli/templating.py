@@ -1,0 +1,60 @@
+"""Copier, driven through its Python API from the repository root with the template at `.`.
+
+Running from the root with `src_path="."` records `_src_path: .` in the answers file, exactly as
+the documented `copier copy --trust . services/<name>` does, so plain `copier update` keeps
+working from the root too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import copier
+from copier.errors import CopierError
+
+from slipway_cli.errors import SlipwayError
+
+
+@contextlib.contextmanager
+def _copier_errors(action: str) -> Iterator[None]:
+    """Turn Copier's errors (its own, invalid answers, failed git calls) into `SlipwayError`."""
+    try:
+        yield
+    except (CopierError, ValueError, OSError) as error:
+        message = str(error).strip() or type(error).__name__
+        raise SlipwayError(f"copier {action} failed: {message}") from error
+
+
+def copy(
+    root: Path,
+    dst: str,
+    data: Mapping[str, str],
+    *,
+    vcs_ref: str | None = None,
+    defaults: bool = False,
+) -> None:
+    """Stamp the template at `root` into `root / dst` (relative) with the answers `data`."""
+    with contextlib.chdir(root), _copier_errors("copy"):
+        copier.run_copy(
+            ".",
+            dst,
+            data=dict(data),
+            unsafe=True,
+            vcs_ref=vcs_ref,
+            defaults=defaults,
+        )
+
+
+def update(root: Path, dst: str, *, vcs_ref: str | None = None) -> None:
+    """Update the project at `root / dst` (relative), conflicts left inline in the files."""
+    with contextlib.chdir(root), _copier_errors("update"):
+        copier.run_update(
+            dst_path=dst,
+            unsafe=True,
+            defaults=True,
+            overwrite=True,
+            conflict="inline",
+            vcs_ref=vcs_ref,
+        )
