@@ -30,6 +30,8 @@ GLOBAL_INPUTS: tuple[str, ...] = (
     ".github/workflows/**",  # CI workflow definitions
     ".pre-commit-config.yaml",  # pre-commit hooks
     "copier.yml",  # the project template configuration
+    "services/BUILD",  # layering (visibility) rules every service inherits
+    "libs/BUILD",  # layering (visibility) rules every lib inherits
 )
 
 # Files that shape what `copier copy` / `copier update` produce, or what a stamped project builds

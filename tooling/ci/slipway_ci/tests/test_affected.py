@@ -104,6 +104,8 @@ def pants_calls(repo: Path) -> list[str]:
         ".github/workflows/ci.yml",
         ".pre-commit-config.yaml",
         "copier.yml",
+        "services/BUILD",
+        "libs/BUILD",
     ],
 )
 def test_global_inputs_match(path: str) -> None:
