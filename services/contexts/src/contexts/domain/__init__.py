@@ -1,4 +1,1 @@
-"""The domain: the service's model, its use cases and the ports adapters implement.
-
-Pure: pydantic and the standard library only, never FastAPI, SQLAlchemy or Redis.
-"""
+"""Pure domain of the contexts registry: types, rules and ports, no framework or I/O."""

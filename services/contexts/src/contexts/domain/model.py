@@ -1,42 +1,200 @@
-"""The items model and its events."""
+"""Value types of the registry: keys, ACLs, actors, drafts and stored context versions."""
 
-from typing import ClassVar
-from uuid import UUID
+from functools import cached_property
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PositiveInt,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+)
 
-NAME_MAX_LENGTH = 100
+from contexts.domain.errors import InvalidInput, field_errors
+from contexts.domain.hashing import content_hash, etag_for
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+KIND_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+# Kubernetes-style label keys: an optional DNS-like prefix and a name, alphanumeric at both ends.
+LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
+ACL_ENTRY_PATTERN = r"^(subject|group):\S{1,255}$"
+MAX_LABELS = 64
+MAX_ACL_ENTRIES = 256
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+KindName = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
+LabelValue = Annotated[str, StringConstraints(max_length=256)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
+AclEntry = Annotated[str, StringConstraints(pattern=ACL_ENTRY_PATTERN)]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+JsonObject = dict[str, JsonValue]
 
 
-class Item(BaseModel):
-    """Something the service keeps: an id and a name."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: UUID
-    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+def _at_most_max_entries(value: frozenset[str]) -> frozenset[str]:
+    if len(value) > MAX_ACL_ENTRIES:
+        raise ValueError(f"at most {MAX_ACL_ENTRIES} entries")
+    return value
 
 
-class ItemNotFoundError(LookupError):
-    """No item has the id asked for."""
+AclEntries = Annotated[frozenset[AclEntry], AfterValidator(_at_most_max_entries)]
 
-    def __init__(self, item_id: UUID) -> None:
-        super().__init__(f"no item {item_id}")
-        self.item_id = item_id
+_LABELS = TypeAdapter(Labels)
+_NAME = TypeAdapter(Name)
 
 
-class DomainEvent(BaseModel):
-    """Something that happened in the domain, published after it happened."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event_type: ClassVar[str]
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ItemCreated(DomainEvent):
-    """An item was created."""
+class ContextKey(_Value):
+    """A context's identity: its namespace and a name unique within it."""
 
-    event_type: ClassVar[str] = "item.created"
+    namespace: Name
+    name: Name
 
-    item_id: UUID
-    name: str
+    @classmethod
+    def parse(cls, namespace: str, name: str) -> Self:
+        """The key of untrusted path values; raises `InvalidInput` listing what is malformed."""
+        try:
+            return cls(namespace=namespace, name=name)
+        except ValidationError as error:
+            raise InvalidInput("malformed context key", field_errors(error)) from error
+
+    def __str__(self) -> str:
+        """`namespace/name`, as logs and messages show it."""
+        return f"{self.namespace}/{self.name}"
+
+
+class Acl(_Value):
+    """Who besides the owner may read, and who may write, a context."""
+
+    readers: AclEntries = frozenset()
+    writers: AclEntries = frozenset()
+
+    @field_serializer("readers", "writers")
+    def _sorted(self, entries: frozenset[str]) -> list[str]:
+        # Sorted so that dumps, and the hashes taken of them, do not depend on set order.
+        return sorted(entries)
+
+
+class Actor(_Value):
+    """Who is calling: a subject, the groups it belongs to, and the scopes it was granted."""
+
+    subject: Subject
+    groups: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+
+    @cached_property
+    def acl_entries(self) -> frozenset[str]:
+        """The ACL entries that name this actor: its `subject:` and each of its `group:`s."""
+        return frozenset({f"subject:{self.subject}", *(f"group:{group}" for group in self.groups)})
+
+
+def parse_namespace(namespace: str) -> str:
+    """A namespace from untrusted input; raises `InvalidInput` when it is malformed."""
+    try:
+        return _NAME.validate_python(namespace)
+    except ValidationError as error:
+        raise InvalidInput("malformed namespace", field_errors(error, ("namespace",))) from error
+
+
+def parse_labels(labels: object) -> dict[str, str]:
+    """Validated labels from untrusted input; raises `InvalidInput` naming each bad entry."""
+    try:
+        return _LABELS.validate_python(labels)
+    except ValidationError as error:
+        raise InvalidInput("invalid labels", field_errors(error, ("labels",))) from error
+
+
+class LabelSelector(_Value):
+    """A `key=value` label filter for listing."""
+
+    key: LabelKey
+    value: LabelValue
+
+    @classmethod
+    def parse(cls, selector: str) -> Self:
+        """The selector `key=value`; raises `InvalidInput` when it is not one."""
+        key, sep, value = selector.partition("=")
+        try:
+            if not sep:
+                raise ValueError("expected key=value")
+            return cls(key=key, value=value)
+        except (ValueError, ValidationError) as error:
+            raise InvalidInput(
+                f"invalid label selector {selector!r}: expected key=value"
+            ) from error
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Whether `labels` carries this key with this value."""
+        return labels.get(self.key) == self.value
+
+
+class ContextDraft(_Value):
+    """What a writer submits; `acl=None` keeps the current ACL (empty on creation)."""
+
+    kind: KindName
+    schema_version: PositiveInt
+    body: JsonObject
+    labels: Labels = Field(default_factory=dict)
+    acl: Acl | None = None
+
+
+class Context(_Value):
+    """One stored version of a context: content, ownership and bookkeeping."""
+
+    key: ContextKey
+    version: PositiveInt
+    kind: KindName
+    schema_version: PositiveInt
+    body: JsonObject
+    labels: Labels
+    owner: Subject
+    acl: Acl
+    deleted: bool = False
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    updated_by: Subject
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of everything a version says besides its number and bookkeeping."""
+        return content_hash(
+            {
+                "kind": self.kind,
+                "schema_version": self.schema_version,
+                "body": self.body,
+                "labels": dict(self.labels),
+                "owner": self.owner,
+                "acl": self.acl.model_dump(mode="json"),
+                "deleted": self.deleted,
+            }
+        )
+
+    @cached_property
+    def etag(self) -> str:
+        """The strong, quoted ETag of this version."""
+        return etag_for(self.key.namespace, self.key.name, self.version, self.content_hash)
+
+
+class Page(_Value):
+    """A page of a listing and the cursor of the next one (None on the last page)."""
+
+    items: tuple[Context, ...]
+    next_cursor: str | None = None
+
+
+class PutResult(_Value):
+    """A write's outcome: the current version, whether it created it, whether anything changed."""
+
+    context: Context
+    created: bool
+    changed: bool

@@ -1,26 +1,129 @@
-"""Ports: what the domain needs from the outside world, implemented in `adapters/`."""
+"""Ports: what the use-cases need from storage, messaging and time, as adapters implement it."""
 
-from typing import Protocol
-from uuid import UUID
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
 
-from contexts.domain.model import DomainEvent, Item
-
-
-class ItemRepository(Protocol):
-    """Where items are kept."""
-
-    async def add(self, item: Item) -> None:
-        """Store a new item."""
-
-    async def get(self, item_id: UUID) -> Item | None:
-        """The item with this id, or None."""
-
-    async def list_items(self, limit: int) -> list[Item]:
-        """Up to `limit` items, ordered by name, then id."""
+from contexts.domain.audit import AuditEntry
+from contexts.domain.events import ContextChanged
+from contexts.domain.idempotency import StoredResponse
+from contexts.domain.model import Context, ContextKey, LabelSelector
 
 
-class EventPublisher(Protocol):
-    """Where domain events go once they happened."""
+class Clock(Protocol):
+    """The current time."""
 
-    async def publish(self, event: DomainEvent) -> None:
-        """Publish one event."""
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class ContextRepository(Protocol):
+    """Every version of every context; versions are only ever appended."""
+
+    async def get(self, key: ContextKey) -> Context | None:
+        """The latest version (a tombstone included), or None if the key was never used."""
+        ...
+
+    async def get_version(self, key: ContextKey, version: int) -> Context | None:
+        """Version `version` of the context, or None."""
+        ...
+
+    async def list_versions(self, key: ContextKey) -> Sequence[Context]:
+        """Every version of the context, oldest first."""
+        ...
+
+    async def list_namespace(
+        self,
+        namespace: str,
+        *,
+        kind: str | None = None,
+        label: LabelSelector | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> Sequence[Context]:
+        """Up to `limit` latest versions, not deleted, matching the filters, named after `after`.
+
+        Ordered by name, so the last name of one call is the `after` of the next (keyset).
+        """
+        ...
+
+    async def append(self, context: Context) -> None:
+        """Add a version; raises `Conflict` unless it is exactly the next version number."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The audit trail of changes."""
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Record a change."""
+        ...
+
+    async def list_for(self, key: ContextKey) -> Sequence[AuditEntry]:
+        """The entries of one context, oldest first."""
+        ...
+
+
+class Outbox(Protocol):
+    """Events to publish once the change that raised them is committed."""
+
+    async def add(self, event: ContextChanged) -> None:
+        """Queue an event in the current unit of work."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Responses kept under (idempotency key, principal) until they expire."""
+
+    async def get(self, key: str, subject: str) -> StoredResponse | None:
+        """The response stored under the key for this subject, or None."""
+        ...
+
+    async def put(self, key: str, subject: str, response: StoredResponse) -> None:
+        """Keep `response` under the key for this subject until `response.expires_at`."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the repositories; leaving it without `commit` rolls back."""
+
+    @property
+    def contexts(self) -> ContextRepository:
+        """The context versions."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """The outbox."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End the transaction, rolling back whatever was not committed."""
+        ...
+
+    async def commit(self) -> None:
+        """Make every change of this unit of work durable, all at once."""
+        ...
+
+    async def rollback(self) -> None:
+        """Discard every uncommitted change."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

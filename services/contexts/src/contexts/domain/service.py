@@ -1,34 +1,261 @@
-"""The items use cases, on whatever adapters the composition root hands in."""
+"""The registry's use-cases, written against the ports only."""
 
+from collections.abc import Callable, Mapping, Sequence
 from uuid import UUID, uuid4
 
-from contexts.domain.model import Item, ItemCreated, ItemNotFoundError
-from contexts.domain.ports import EventPublisher, ItemRepository
+from pydantic import JsonValue
 
-DEFAULT_PAGE_SIZE = 50
+from contexts.domain.audit import AuditEntry
+from contexts.domain.cursor import decode_cursor, encode_cursor, query_fingerprint
+from contexts.domain.errors import InvalidInput, NotFound
+from contexts.domain.events import ChangeAction, ContextChanged
+from contexts.domain.kinds import KindRegistry
+from contexts.domain.listing import readable_slice
+from contexts.domain.model import (
+    Acl,
+    Actor,
+    Context,
+    ContextDraft,
+    ContextKey,
+    LabelSelector,
+    Page,
+    PutResult,
+    parse_labels,
+    parse_namespace,
+)
+from contexts.domain.patch import merge_patch
+from contexts.domain.policy import (
+    READ_SCOPE,
+    WRITE_SCOPE,
+    ensure_manageable,
+    ensure_readable,
+    ensure_writable,
+    require_scope,
+)
+from contexts.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from contexts.domain.preconditions import check_if_match, check_if_none_match
+from contexts.domain.versioning import next_version, tombstone
+
+MAX_PAGE_SIZE = 100
 
 
-class ItemService:
-    """Create, get and list items."""
+def _etag_of_live(context: Context | None) -> str | None:
+    # Preconditions see a tombstone as no current representation at all.
+    return None if context is None or context.deleted else context.etag
 
-    def __init__(self, repository: ItemRepository, events: EventPublisher) -> None:
-        self._repository = repository
-        self._events = events
 
-    async def create(self, name: str) -> Item:
-        """Create and store an item named `name`."""
-        item = Item(id=uuid4(), name=name)
-        await self._repository.add(item)
-        await self._events.publish(ItemCreated(item_id=item.id, name=item.name))
-        return item
+def _acl_for(draft: ContextDraft, previous: Context | None) -> Acl:
+    # A draft without an ACL keeps the current one, so writers can replace content.
+    if draft.acl is not None:
+        return draft.acl
+    return Acl() if previous is None else previous.acl
 
-    async def get(self, item_id: UUID) -> Item:
-        """The item with this id; ItemNotFoundError when there is none."""
-        item = await self._repository.get(item_id)
-        if item is None:
-            raise ItemNotFoundError(item_id)
-        return item
 
-    async def list_items(self, limit: int = DEFAULT_PAGE_SIZE) -> list[Item]:
-        """Up to `limit` items, ordered by name."""
-        return await self._repository.list_items(limit)
+def _patched_labels(labels: Mapping[str, str], patch: Mapping[str, str | None]) -> dict[str, str]:
+    patched = dict(labels)
+    for label, value in patch.items():
+        if value is None:
+            patched.pop(label, None)
+        else:
+            patched[label] = value
+    return parse_labels(patched)
+
+
+class ContextRegistry:
+    """Register, update, delete and read contexts; every change is versioned and audited."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        kinds: KindRegistry,
+        clock: Clock,
+        *,
+        new_id: Callable[[], UUID] = uuid4,
+        list_batch_size: int = MAX_PAGE_SIZE + 1,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._kinds = kinds
+        self._clock = clock
+        self._new_id = new_id
+        self._list_batch_size = list_batch_size
+
+    async def put(
+        self,
+        actor: Actor,
+        key: ContextKey,
+        draft: ContextDraft,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        request_id: str | None = None,
+    ) -> PutResult:
+        """Create or replace a context; repeating the current content changes nothing."""
+        require_scope(actor, WRITE_SCOPE)
+        body = self._kinds.validate(draft.kind, draft.schema_version, draft.body)
+        async with self._uow_factory() as uow:
+            previous = await uow.contexts.get(key)
+            if previous is not None:
+                ensure_readable(actor, key, previous)
+                ensure_writable(actor, previous)
+            check_if_match(if_match, _etag_of_live(previous))
+            check_if_none_match(if_none_match, _etag_of_live(previous))
+            acl = _acl_for(draft, previous)
+            if previous is not None and acl != previous.acl:
+                ensure_manageable(actor, previous)
+            candidate = next_version(
+                key,
+                previous,
+                kind=draft.kind,
+                schema_version=draft.schema_version,
+                body=body,
+                labels=dict(draft.labels),
+                acl=acl,
+                actor=actor,
+                now=self._clock.now(),
+            )
+            return await self._write_unless_same(uow, previous, candidate, request_id)
+
+    async def patch(
+        self,
+        actor: Actor,
+        key: ContextKey,
+        body_patch: JsonValue,
+        *,
+        labels_patch: Mapping[str, str | None] | None = None,
+        if_match: str | None = None,
+        request_id: str | None = None,
+    ) -> PutResult:
+        """Merge-patch (RFC 7396) the body, and optionally the labels, of a live context."""
+        require_scope(actor, WRITE_SCOPE)
+        async with self._uow_factory() as uow:
+            previous = self._live(actor, key, await uow.contexts.get(key))
+            ensure_writable(actor, previous)
+            check_if_match(if_match, previous.etag)
+            body = self._kinds.validate(
+                previous.kind, previous.schema_version, merge_patch(previous.body, body_patch)
+            )
+            candidate = next_version(
+                key,
+                previous,
+                kind=previous.kind,
+                schema_version=previous.schema_version,
+                body=body,
+                labels=_patched_labels(previous.labels, labels_patch or {}),
+                acl=previous.acl,
+                actor=actor,
+                now=self._clock.now(),
+            )
+            return await self._write_unless_same(uow, previous, candidate, request_id)
+
+    async def delete(
+        self,
+        actor: Actor,
+        key: ContextKey,
+        *,
+        if_match: str | None = None,
+        request_id: str | None = None,
+    ) -> Context:
+        """Delete a context by appending a tombstone version; its history is kept."""
+        require_scope(actor, WRITE_SCOPE)
+        async with self._uow_factory() as uow:
+            previous = self._live(actor, key, await uow.contexts.get(key))
+            ensure_writable(actor, previous)
+            check_if_match(if_match, previous.etag)
+            deleted = tombstone(previous, actor=actor, now=self._clock.now())
+            await self._record(uow, previous, deleted, ChangeAction.DELETED, request_id)
+            return deleted
+
+    async def get(self, actor: Actor, key: ContextKey) -> Context:
+        """The current version of a live context."""
+        require_scope(actor, READ_SCOPE)
+        async with self._uow_factory() as uow:
+            return self._live(actor, key, await uow.contexts.get(key))
+
+    async def get_version(self, actor: Actor, key: ContextKey, version: int) -> Context:
+        """Version `version` of a context, tombstones and deleted contexts included."""
+        require_scope(actor, READ_SCOPE)
+        async with self._uow_factory() as uow:
+            ensure_readable(actor, key, await uow.contexts.get(key))
+            found = await uow.contexts.get_version(key, version)
+            if found is None:
+                raise NotFound(f"context {key} has no version {version}")
+            return found
+
+    async def versions(self, actor: Actor, key: ContextKey) -> Sequence[Context]:
+        """Every version of a context, oldest first, tombstones included."""
+        require_scope(actor, READ_SCOPE)
+        async with self._uow_factory() as uow:
+            ensure_readable(actor, key, await uow.contexts.get(key))
+            return await uow.contexts.list_versions(key)
+
+    async def audit(self, actor: Actor, key: ContextKey) -> Sequence[AuditEntry]:
+        """The audit trail of a context, oldest first, for anyone who may read it."""
+        require_scope(actor, READ_SCOPE)
+        async with self._uow_factory() as uow:
+            ensure_readable(actor, key, await uow.contexts.get(key))
+            return await uow.audit.list_for(key)
+
+    async def list(
+        self,
+        actor: Actor,
+        namespace: str,
+        *,
+        kind: str | None = None,
+        label: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """A page of the live contexts of a namespace the actor may read, by name."""
+        require_scope(actor, READ_SCOPE)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        namespace = parse_namespace(namespace)
+        selector = None if label is None else LabelSelector.parse(label)
+        query = query_fingerprint(namespace, kind, selector)
+        after = None if cursor is None else decode_cursor(cursor, query)
+        async with self._uow_factory() as uow:
+            found = await readable_slice(
+                uow.contexts,
+                actor,
+                namespace,
+                kind=kind,
+                label=selector,
+                after=after,
+                limit=limit,
+                batch_size=self._list_batch_size,
+            )
+        next_cursor = encode_cursor(found.items[-1].key.name, query) if found.has_more else None
+        return Page(items=tuple(found.items), next_cursor=next_cursor)
+
+    @staticmethod
+    def _live(actor: Actor, key: ContextKey, context: Context | None) -> Context:
+        readable = ensure_readable(actor, key, context)
+        if readable.deleted:
+            raise NotFound(f"context {key} not found")
+        return readable
+
+    async def _write_unless_same(
+        self, uow: UnitOfWork, previous: Context | None, candidate: Context, request_id: str | None
+    ) -> PutResult:
+        live = previous if previous is not None and not previous.deleted else None
+        if live is not None and live.content_hash == candidate.content_hash:
+            return PutResult(context=live, created=False, changed=False)
+        action = ChangeAction.CREATED if live is None else ChangeAction.UPDATED
+        await self._record(uow, previous, candidate, action, request_id)
+        return PutResult(context=candidate, created=live is None, changed=True)
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        previous: Context | None,
+        new: Context,
+        action: ChangeAction,
+        request_id: str | None,
+    ) -> None:
+        # One unit of work: the version, its audit entry and its event stand or fall together.
+        await uow.contexts.append(new)
+        await uow.audit.append(
+            AuditEntry.of_change(self._new_id(), previous, new, action, request_id)
+        )
+        await uow.outbox.add(ContextChanged.of(new, action, self._new_id()))
+        await uow.commit()
