@@ -1,0 +1,180 @@
+"""The registry's tables on one MetaData (SQLAlchemy Core), for PostgreSQL and SQLite alike.
+
+- `context_versions`: every version of every context, append-only; its primary key
+  (namespace, name, version) is what lets exactly one of several concurrent writers take a
+  version number.
+- `contexts_current`: one row per context pointing at its latest version, with the columns
+  listings filter on (kind, deleted), so a page is a keyset scan of this table by name.
+- `context_labels`: the labels of each context's latest version, one row per label, so label
+  selectors are a portable EXISTS rather than a dialect-specific JSON containment query.
+- `audit_log`: who changed what (append-only; on PostgreSQL a trigger refuses UPDATE, DELETE
+  and TRUNCATE, see the migration).
+- `outbox`: change events written in the transaction of the change, published later.
+- `idempotency_keys`: stored responses by (key, subject) until they expire.
+
+The Alembic migrations in `contexts.migrations` create the same schema; a test compares them.
+"""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+NAME_LENGTH = 63
+SUBJECT_LENGTH = 255
+HASH_LENGTH = 64
+ETAG_LENGTH = 34
+LABEL_KEY_LENGTH = 63
+LABEL_VALUE_LENGTH = 256
+IDEMPOTENCY_KEY_LENGTH = 255
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset: it is UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store aware ones in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: only timezone-aware datetimes are stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware UTC datetimes, also from SQLite, which returns them naive."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (compact, comparable), JSON text elsewhere.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# Autoincrementing 64-bit ids; SQLite only autoincrements an INTEGER PRIMARY KEY.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+context_versions = sa.Table(
+    "context_versions",
+    metadata,
+    sa.Column("namespace", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("schema_version", sa.Integer(), nullable=False),
+    sa.Column("body", Json, nullable=False),
+    sa.Column("labels", Json, nullable=False),
+    sa.Column("owner", sa.String(SUBJECT_LENGTH), nullable=False),
+    sa.Column("acl", Json, nullable=False),
+    sa.Column("deleted", sa.Boolean(), nullable=False),
+    sa.Column("etag", sa.String(ETAG_LENGTH), nullable=False),
+    sa.Column("content_hash", sa.String(HASH_LENGTH), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_by", sa.String(SUBJECT_LENGTH), nullable=False),
+    sa.PrimaryKeyConstraint("namespace", "name", "version"),
+    sa.CheckConstraint("version >= 1", name="version_positive"),
+)
+
+contexts_current = sa.Table(
+    "contexts_current",
+    metadata,
+    sa.Column("namespace", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("deleted", sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint("namespace", "name"),
+    sa.ForeignKeyConstraint(
+        ["namespace", "name", "version"],
+        ["context_versions.namespace", "context_versions.name", "context_versions.version"],
+    ),
+    # Listing by kind: a keyset scan by name within (namespace, kind).
+    sa.Index(None, "namespace", "kind", "name"),
+)
+
+context_labels = sa.Table(
+    "context_labels",
+    metadata,
+    sa.Column("namespace", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("key", sa.String(LABEL_KEY_LENGTH), nullable=False),
+    sa.Column("value", sa.String(LABEL_VALUE_LENGTH), nullable=False),
+    sa.PrimaryKeyConstraint("namespace", "name", "key"),
+    sa.ForeignKeyConstraint(
+        ["namespace", "name"],
+        ["contexts_current.namespace", "contexts_current.name"],
+        ondelete="CASCADE",
+    ),
+    # Listing by label: the names carrying key=value in a namespace, in name order.
+    sa.Index(None, "namespace", "key", "value", "name"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.Uuid(), nullable=False),
+    sa.Column("actor", sa.String(SUBJECT_LENGTH), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("namespace", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("before_hash", sa.String(HASH_LENGTH), nullable=True),
+    sa.Column("after_hash", sa.String(HASH_LENGTH), nullable=False),
+    sa.Column("request_id", sa.Text(), nullable=True),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("entry_id"),
+    sa.Index(None, "namespace", "name", "id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("position", BigId, primary_key=True, autoincrement=True),
+    sa.Column("namespace", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_utc_now),
+    sa.Column("published_at", UtcDateTime(), nullable=True),
+    # The relay's scan: unpublished rows by position (a partial index on both backends).
+    sa.Index(
+        "ix_outbox_pending",
+        "position",
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    ),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(IDEMPOTENCY_KEY_LENGTH), nullable=False),
+    sa.Column("subject", sa.String(SUBJECT_LENGTH), nullable=False),
+    sa.Column("request_hash", sa.String(HASH_LENGTH), nullable=False),
+    sa.Column("status", sa.Integer(), nullable=False),
+    sa.Column("headers", Json, nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False, default=_utc_now),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("key", "subject"),
+    sa.Index(None, "expires_at"),
+)
