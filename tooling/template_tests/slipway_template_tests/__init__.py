@@ -1,0 +1,1 @@
+"""End-to-end tests of the Copier templates: render, update and conflict, in a scratch repo."""
