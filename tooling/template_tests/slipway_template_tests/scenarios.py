@@ -49,7 +49,20 @@ CLI_STAMPS = (
             ("port", "8731"),
         ),
     ),
-    Stamp("service", "svc-db", (("team", "payments"), ("database", "true"))),
+    Stamp(
+        "service",
+        "svc-db",
+        (
+            ("team", "payments"),
+            ("database", "true"),
+            # Long, with quotes and non-ASCII: it lands in docstrings, openapi.json and main.py.
+            (
+                "description",
+                "Keeps the \"ledger\" of every payment's state & history, <reconciled> nightly "
+                "against the bank's statements — the source of truth for finance and for audits",
+            ),
+        ),
+    ),
     Stamp("service", "svc-events", (("team", "search"), ("redis", "true"), ("events", "true"))),
     Stamp("lib", "ledger-kit", (("team", "platform"), ("description", "Ledger helpers"))),
 )
