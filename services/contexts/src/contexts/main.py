@@ -14,7 +14,9 @@ from slipway.logging import configure_logging
 from slipway.web import create_app, serve
 
 TITLE = "contexts"
-DESCRIPTION = "A registry of named, versioned, schema-checked JSON contexts for applications and AI agents"
+DESCRIPTION = (
+    "A registry of named, versioned, schema-checked JSON contexts for applications and AI agents"
+)
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -29,6 +31,7 @@ def build_app(settings: Settings) -> FastAPI:
         version=settings.version,
     )
     app.description = DESCRIPTION
+    parts.install(app)  # what needs the built app: the authenticator's middleware
     return app
 
 

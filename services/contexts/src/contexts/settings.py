@@ -1,8 +1,11 @@
 """The service's settings: <PREFIX>* variables (nested ones with `__`), PREFIX below."""
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from contexts import __version__
+from contexts.events.settings import EventsSettings
+from slipway.auth import AuthSettings
 from slipway.cache import RedisSettings
 from slipway.config import ServiceSettings
 from slipway.db import DatabaseSettings
@@ -10,6 +13,14 @@ from slipway.observability import ObservabilitySettings
 from slipway.web import WebSettings
 
 DEFAULT_PORT = 8000
+
+# The embedded default for `./pants run services/contexts:serve`: HS256 tokens signed with a
+# development secret (mint one with `./pants run services/contexts:token`). Its "replace-me"
+# marks it a placeholder, so slipway.config refuses it in production, and
+# slipway.auth.build_authenticator refuses HS256 there anyway.
+DEV_ISSUER = "contexts-dev"
+DEV_AUDIENCE = "contexts"
+DEV_HS256_SECRET = "contexts-development-hs256-secret-replace-me"  # noqa: S105 - development only
 
 
 class Settings(ServiceSettings):
@@ -28,5 +39,20 @@ class Settings(ServiceSettings):
     migrate_on_startup: bool = True
     # <PREFIX>REDIS__URL; unset: no Redis, the in-memory adapters are used.
     redis: RedisSettings | None = None
-    # The Redis Stream domain events go to (under the Redis key prefix).
-    events_stream: str = "contexts:events"
+    # Bearer tokens (CONTEXTS_AUTH__ISSUER, __AUDIENCE, __JWKS_URL, ...). Setting any of them
+    # replaces this development default as a whole.
+    auth: AuthSettings = AuthSettings(
+        issuer=DEV_ISSUER,
+        audience=DEV_AUDIENCE,
+        algorithms=("HS256",),
+        hs256_secret=SecretStr(DEV_HS256_SECRET),
+    )
+    # The token claim listing the caller's groups (ACL entries `group:<name>`).
+    groups_claim: str = "groups"
+    # How long a response stored under an Idempotency-Key is replayed.
+    idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
+    # The outbox relay and the event streams (CONTEXTS_EVENTS__BATCH_SIZE, ...).
+    events: EventsSettings = EventsSettings()
+    # Namespaces whose contexts MCP `resources/list` shows (CONTEXTS_MCP_NAMESPACES='["agents"]');
+    # any context can still be read by its context://namespace/name URI.
+    mcp_namespaces: tuple[str, ...] = ()

@@ -18,9 +18,9 @@ async def test_ready_reports_every_check(client: httpx.AsyncClient) -> None:
 
 
 async def test_metrics_are_labelled_by_route_template(client: httpx.AsyncClient) -> None:
-    await client.get("/v1/items")
+    await client.get("/v1/kinds")
     text = (await client.get("/metrics")).text
-    assert 'route="/v1/items"' in text
+    assert 'route="/v1/kinds"' in text
 
 
 async def test_docs_are_served(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,314 @@
+"""The /v1 routes: contexts (create, replace, patch, delete, read, versions, audit, list) and kinds.
+
+Concurrency control is HTTP's: every representation carries a strong `ETag`; writes honour
+`If-Match` (412 when it does not match, or the context does not exist) and PUT honours
+`If-None-Match: *` (create only: 412 when it exists); `GET` with a matching `If-None-Match`
+answers 304. Every mutating request accepts `Idempotency-Key` (see `idempotency.py`).
+
+DELETE appends a tombstone version and answers 200 with it (its `version` and `ETag` tell the
+client which version deleted the context); the history stays readable under `/versions`.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from contexts.api.actor import actor_requiring
+from contexts.api.errors import DomainErrorRoute
+from contexts.api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyGuard
+from contexts.api.schemas import (
+    AuditEntryOut,
+    AuditList,
+    ContextIn,
+    ContextOut,
+    ContextPage,
+    ContextPatch,
+    KindList,
+    VersionList,
+)
+from contexts.domain.kinds import KindRegistry
+from contexts.domain.model import NAME_PATTERN, Acl, Actor, Context, ContextDraft, ContextKey
+from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
+from contexts.domain.preconditions import parse_entity_tags
+from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
+from slipway.logging import current_request_id
+from slipway.web import ORJSONResponse, ProblemError
+
+MERGE_PATCH = "application/merge-patch+json"
+
+PROBLEM = {"description": "problem details", "content": {"application/problem+json": {}}}
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: PROBLEM,
+    403: PROBLEM,
+    404: PROBLEM,
+    422: PROBLEM,
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**READ_ERRORS, 409: PROBLEM, 412: PROBLEM}
+
+Namespace = Annotated[str, Path(pattern=NAME_PATTERN, examples=["team-a"])]
+Name = Annotated[str, Path(pattern=NAME_PATTERN, examples=["runbook"])]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description="apply only if the current ETag is one of these"),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="`*`: create only; on GET: 304 when matching"),
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="replay the first response to this key instead of repeating the request",
+    ),
+]
+
+
+def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return ORJSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _context_response(context: Context, status: int = 200, **headers: str) -> Response:
+    return _json(ContextOut.of(context), status, {"ETag": context.etag, **headers})
+
+
+def _location(request: Request, key: ContextKey) -> str:
+    return str(request.url_for("get_context", namespace=key.namespace, name=key.name).path)
+
+
+def _draft(kinds: KindRegistry, submitted: ContextIn) -> ContextDraft:
+    version = submitted.schema_version or kinds.latest_version(submitted.kind)
+    acl = None
+    if submitted.acl is not None:
+        acl = Acl(
+            readers=frozenset(submitted.acl.readers), writers=frozenset(submitted.acl.writers)
+        )
+    return ContextDraft(
+        kind=submitted.kind,
+        schema_version=version,
+        body=submitted.body,
+        labels=submitted.labels,
+        acl=acl,
+    )
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    return etag in {opaque for _weak, opaque in parse_entity_tags(if_none_match)}
+
+
+def contexts_router(
+    registry: ContextRegistry,
+    kinds: KindRegistry,
+    idempotency: IdempotencyGuard,
+    *,
+    groups_claim: str = "groups",
+) -> APIRouter:
+    """The /v1/contexts routes over `registry`, and /v1/kinds."""
+    router = APIRouter(prefix="/v1", tags=["contexts"], route_class=DomainErrorRoute)
+    reader: Callable[..., Any] = actor_requiring(READ_SCOPE, groups_claim)
+    writer: Callable[..., Any] = actor_requiring(WRITE_SCOPE, groups_claim)
+    Reader = Annotated[Actor, Depends(reader)]  # noqa: N806 - a type alias
+    Writer = Annotated[Actor, Depends(writer)]  # noqa: N806 - a type alias
+
+    @router.put(
+        "/contexts/{namespace}/{name}",
+        response_model=ContextOut,
+        status_code=200,
+        summary="Create or replace a context",
+        responses={201: {"model": ContextOut, "description": "created"}, **WRITE_ERRORS},
+    )
+    async def put_context(
+        request: Request,
+        namespace: Namespace,
+        name: Name,
+        submitted: ContextIn,
+        actor: Writer,
+        if_match: IfMatch = None,
+        if_none_match: IfNoneMatch = None,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response:
+        """Create the context, or replace its content; the same content again changes nothing.
+
+        201 on creation, else 200 (a new version only when something changed).
+        """
+
+        async def operation() -> Response:
+            key = ContextKey.parse(namespace, name)
+            result = await registry.put(
+                actor,
+                key,
+                _draft(kinds, submitted),
+                if_match=if_match,
+                if_none_match=if_none_match,
+                request_id=current_request_id(),
+            )
+            if result.created:
+                return _context_response(result.context, 201, Location=_location(request, key))
+            return _context_response(result.context)
+
+        return await idempotency.run(request, actor, idempotency_key, operation)
+
+    @router.patch(
+        "/contexts/{namespace}/{name}",
+        response_model=ContextOut,
+        summary="Merge-patch a context's body and labels",
+        responses={415: PROBLEM, **WRITE_ERRORS},
+    )
+    async def patch_context(
+        request: Request,
+        namespace: Namespace,
+        name: Name,
+        patch: Annotated[ContextPatch, Body(media_type=MERGE_PATCH)],
+        actor: Writer,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response:
+        """Apply a JSON Merge Patch (RFC 7396, `application/merge-patch+json`) to `body` and
+        `labels`; the result must still be valid for the context's kind."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in {MERGE_PATCH, "application/json"}:
+            raise ProblemError(415, f"expected {MERGE_PATCH}, got {content_type or 'none'}")
+
+        async def operation() -> Response:
+            key = ContextKey.parse(namespace, name)
+            result = await registry.patch(
+                actor,
+                key,
+                patch.body if "body" in patch.model_fields_set else {},
+                labels_patch=patch.labels,
+                if_match=if_match,
+                request_id=current_request_id(),
+            )
+            return _context_response(result.context)
+
+        return await idempotency.run(request, actor, idempotency_key, operation)
+
+    @router.delete(
+        "/contexts/{namespace}/{name}",
+        response_model=ContextOut,
+        summary="Delete a context (appends a tombstone version)",
+        responses=WRITE_ERRORS,
+    )
+    async def delete_context(
+        request: Request,
+        namespace: Namespace,
+        name: Name,
+        actor: Writer,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response:
+        """Delete the context: 200 with the tombstone version; its history stays readable."""
+
+        async def operation() -> Response:
+            key = ContextKey.parse(namespace, name)
+            deleted = await registry.delete(
+                actor, key, if_match=if_match, request_id=current_request_id()
+            )
+            return _context_response(deleted)
+
+        return await idempotency.run(request, actor, idempotency_key, operation)
+
+    @router.get(
+        "/contexts/{namespace}/{name}",
+        response_model=ContextOut,
+        summary="Read a context",
+        responses={304: {"description": "not modified (If-None-Match)"}, **READ_ERRORS},
+    )
+    async def get_context(
+        namespace: Namespace,
+        name: Name,
+        actor: Reader,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        """The current version; 304 without a body when `If-None-Match` matches its ETag."""
+        context = await registry.get(actor, ContextKey.parse(namespace, name))
+        if if_none_match is not None and _matches(if_none_match, context.etag):
+            return Response(status_code=304, headers={"ETag": context.etag})
+        return _context_response(context)
+
+    @router.get(
+        "/contexts/{namespace}/{name}/versions",
+        response_model=VersionList,
+        summary="Every version of a context",
+        responses=READ_ERRORS,
+    )
+    async def list_versions(namespace: Namespace, name: Name, actor: Reader) -> Response:
+        """Every version, oldest first, the tombstones of deletions included."""
+        versions = await registry.versions(actor, ContextKey.parse(namespace, name))
+        return _json(VersionList(items=[ContextOut.of(version) for version in versions]))
+
+    @router.get(
+        "/contexts/{namespace}/{name}/versions/{version}",
+        response_model=ContextOut,
+        summary="One version of a context",
+        responses=READ_ERRORS,
+    )
+    async def get_version(
+        namespace: Namespace,
+        name: Name,
+        version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        actor: Reader,
+    ) -> Response:
+        """Version `version`, tombstones included."""
+        found = await registry.get_version(actor, ContextKey.parse(namespace, name), version)
+        return _context_response(found)
+
+    @router.get(
+        "/contexts/{namespace}/{name}/audit",
+        response_model=AuditList,
+        summary="The audit trail of a context",
+        responses=READ_ERRORS,
+    )
+    async def get_audit(namespace: Namespace, name: Name, actor: Reader) -> Response:
+        """Who changed the context, when, and the content hashes around each change."""
+        entries = await registry.audit(actor, ContextKey.parse(namespace, name))
+        return _json(AuditList(items=[AuditEntryOut.of(entry) for entry in entries]))
+
+    @router.get(
+        "/contexts/{namespace}",
+        response_model=ContextPage,
+        summary="List a namespace's contexts",
+        responses=READ_ERRORS,
+    )
+    async def list_contexts(
+        request: Request,
+        namespace: Namespace,
+        actor: Reader,
+        kind: Annotated[str | None, Query(max_length=63)] = None,
+        label: Annotated[
+            str | None, Query(max_length=600, description="`key=value`", examples=["team=a"])
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> Response:
+        """The live contexts the caller may read, by name, a page at a time.
+
+        The next page's cursor is `next_cursor` in the body and a `Link: <...>; rel="next"`
+        header; a cursor only works with the namespace, kind and label it was issued for.
+        """
+        page = await registry.list(
+            actor, namespace, kind=kind, label=label, limit=limit, cursor=cursor
+        )
+        headers = {}
+        if page.next_cursor is not None:
+            following = request.url.include_query_params(cursor=page.next_cursor)
+            headers["Link"] = f'<{following}>; rel="next"'
+        return _json(ContextPage.of(page), headers=headers)
+
+    @router.get(
+        "/kinds",
+        response_model=KindList,
+        tags=["kinds"],
+        summary="Registered kinds and their schemas",
+        responses={401: PROBLEM, 403: PROBLEM},
+    )
+    async def list_kinds(actor: Reader) -> Response:
+        """Every kind a context may have, with each schema version's JSON Schema."""
+        return _json(KindList.of(kinds))
+
+    return router

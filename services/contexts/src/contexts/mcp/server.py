@@ -1,0 +1,370 @@
+"""`build_mcp`: the registry's MCP server, its Streamable HTTP endpoint and its lifetime.
+
+Clients connect to `http://<host>:<port>/mcp` (exactly; `/mcp/` works too when mounted)
+with `Authorization: Bearer <token>`, the same tokens as the REST API, in stateful
+Streamable HTTP sessions (the SDK's `streamablehttp` client, protocol versions up to
+2025-11-25; a notification stream is the session's GET /mcp).
+
+- Resources: `context://{namespace}/{name}` (also listed as a resource template).
+  `resources/list` lists the live contexts the caller may read in the configured
+  `namespaces` (the registry cannot enumerate namespaces; contexts elsewhere are still
+  readable by URI and listable with the `list_contexts` tool). `resources/read` returns the
+  body as `application/json` text; `_meta` carries version, etag, kind, schema version,
+  labels, owner and update time. A context the caller may not read fails exactly like a
+  missing one: error -32002 "Resource not found".
+- `resources/subscribe` / `unsubscribe`: see `subscriptions.SubscriptionHub`.
+- Tools: see `tools`.
+
+Scopes: `contexts:read` for resources (the domain checks it, as it checks `contexts:write`
+for the write tools and every ACL); a token with no `contexts:*` scope is refused at the door.
+"""
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from typing import Any
+
+from fastapi import FastAPI
+from mcp import types
+from mcp.server import Server, ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from contexts.domain.errors import DomainError, InvalidInput, NotFound, UnknownKind
+from contexts.domain.model import Actor, Context, parse_namespace
+from contexts.domain.relay import EventStream
+from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
+from contexts.mcp.auth import BearerGate, TokenAuthenticator, actor_of_request
+from contexts.mcp.subscriptions import SubscriptionHub
+from contexts.mcp.tools import TOOLS, call_tool, tool_list
+from contexts.mcp.views import JSON, URI_TEMPLATE, key_of, metadata_of, problem_dict, uri_of
+from slipway.web import problem_response
+
+logger = logging.getLogger(__name__)
+
+PATH = "/mcp"
+SERVER_NAME = "contexts"
+# MCP's "resource not found" error code (the spec's examples use it; JSON-RPC leaves
+# -32000..-32099 to implementations).
+RESOURCE_NOT_FOUND = -32002
+SESSION_ID_HEADER = "mcp-session-id"
+INSTRUCTIONS = (
+    "A registry of named, versioned, schema-checked JSON contexts. Read them as resources "
+    f"({URI_TEMPLATE}, JSON), subscribe to be told when one changes, and write them with the "
+    "register_context / update_context tools."
+)
+
+RegistryProvider = ContextRegistry | Callable[[], ContextRegistry]
+
+
+def _mcp_error(error: DomainError, uri: str | None = None) -> MCPError:
+    data: dict[str, Any] = {"problem": problem_dict(error)}
+    if uri is not None:
+        data["uri"] = uri
+    if isinstance(error, NotFound):
+        return MCPError(RESOURCE_NOT_FOUND, "Resource not found", data)
+    if isinstance(error, InvalidInput | UnknownKind):
+        return MCPError(types.INVALID_PARAMS, error.detail, data)
+    return MCPError(types.INVALID_REQUEST, error.detail, data)
+
+
+def _actor(ctx: ServerRequestContext[Any, Any]) -> Actor:
+    request = ctx.request
+    actor = actor_of_request(getattr(request, "scope", None))
+    if actor is None:  # the gate lets no request through without one
+        raise MCPError(types.INVALID_REQUEST, "not authenticated")
+    return actor
+
+
+def _session_key(ctx: ServerRequestContext[Any, Any]) -> str:
+    headers = getattr(ctx.request, "headers", None)
+    found = headers.get(SESSION_ID_HEADER) if headers is not None else None
+    if not found:
+        raise MCPError(types.INVALID_REQUEST, "subscriptions need a stateful session")
+    return str(found)
+
+
+def _encode_cursor(index: int, cursor: str | None) -> str:
+    raw = json.dumps([index, cursor]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[int, str | None]:
+    if cursor is None:
+        return 0, None
+    try:
+        index, inner = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if isinstance(index, int) and index >= 0 and (inner is None or isinstance(inner, str)):
+            return index, inner
+    except (ValueError, TypeError):
+        pass
+    raise MCPError(types.INVALID_PARAMS, "invalid cursor")
+
+
+def _resource_of(context: Context) -> types.Resource:
+    return types.Resource(
+        uri=uri_of(context.key),
+        name=f"{context.key.namespace}/{context.key.name}",
+        description=f"{context.kind} (schema v{context.schema_version}), version {context.version}",
+        mime_type=JSON,
+        meta=metadata_of(context),
+    )
+
+
+class McpHandlers:
+    """The MCP request handlers, on a registry, an event stream and the listed namespaces."""
+
+    def __init__(
+        self, registry: Callable[[], ContextRegistry], hub: SubscriptionHub, namespaces: list[str]
+    ) -> None:
+        self._registry = registry
+        self._hub = hub
+        self._namespaces = namespaces
+
+    async def list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        """A page of the readable contexts of the configured namespaces."""
+        actor = _actor(ctx)
+        index, inner = _decode_cursor(params.cursor if params is not None else None)
+        if index >= len(self._namespaces):
+            return types.ListResourcesResult(resources=[])
+        try:
+            page = await self._registry().list(
+                actor, self._namespaces[index], limit=MAX_PAGE_SIZE, cursor=inner
+            )
+        except DomainError as error:
+            raise _mcp_error(error) from error
+        if page.next_cursor is not None:
+            next_cursor: str | None = _encode_cursor(index, page.next_cursor)
+        elif index + 1 < len(self._namespaces):
+            next_cursor = _encode_cursor(index + 1, None)
+        else:
+            next_cursor = None
+        return types.ListResourcesResult(
+            resources=[_resource_of(context) for context in page.items], next_cursor=next_cursor
+        )
+
+    async def list_resource_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        """The one template: `context://{namespace}/{name}`."""
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                types.ResourceTemplate(
+                    uri_template=URI_TEMPLATE,
+                    name="context",
+                    description="A context of the registry, by namespace and name",
+                    mime_type=JSON,
+                )
+            ]
+        )
+
+    async def read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        """The current version's body, as JSON text, with its metadata in `_meta`."""
+        actor = _actor(ctx)
+        uri = str(params.uri)
+        try:
+            context = await self._registry().get(actor, key_of(uri))
+        except DomainError as error:
+            raise _mcp_error(error, uri) from error
+        return types.ReadResourceResult(
+            contents=[
+                types.TextResourceContents(
+                    uri=uri,
+                    mime_type=JSON,
+                    text=json.dumps(context.body, ensure_ascii=False),
+                    meta=metadata_of(context),
+                )
+            ]
+        )
+
+    async def subscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        """Subscribe the session to a context the caller may read."""
+        actor = _actor(ctx)
+        uri = str(params.uri)
+        try:
+            key = key_of(uri)
+            context = await self._registry().get(actor, key)
+        except DomainError as error:
+            raise _mcp_error(error, uri) from error
+        session_key = _session_key(ctx)
+        if self._hub.subscribe(session_key, ctx.session, actor, key, context.version):
+            # Forget the session's subscriptions when the SDK closes its connection. The
+            # connection is not public on the request context in this SDK version; without
+            # it, a failed send or shutdown ends them instead.
+            connection = getattr(ctx.session, "_connection", None)
+            exit_stack = getattr(connection, "exit_stack", None)
+            if exit_stack is not None:
+                exit_stack.callback(self._hub.drop, session_key)
+        return types.EmptyResult()
+
+    async def unsubscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        """Unsubscribe the session from a context (unknown subscriptions are ignored)."""
+        _actor(ctx)
+        uri = str(params.uri)
+        try:
+            key = key_of(uri)
+        except DomainError as error:
+            raise _mcp_error(error, uri) from error
+        self._hub.unsubscribe(_session_key(ctx), key)
+        return types.EmptyResult()
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        """Every tool."""
+        _actor(ctx)
+        return types.ListToolsResult(tools=tool_list())
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        """Run a tool as the caller."""
+        actor = _actor(ctx)
+        tool = TOOLS.get(params.name)
+        if tool is None:
+            raise MCPError(types.INVALID_PARAMS, f"unknown tool: {params.name}")
+        return await call_tool(self._registry(), actor, tool, params.arguments)
+
+
+class McpEndpoint:
+    """The MCP endpoint: an ASGI app for `/mcp` and the slipway.web `Resource` running it.
+
+    `start` runs the SDK's session manager (its task group holds every session) in a task of
+    its own until `stop`; each start makes a new manager, as the SDK allows one run each.
+    """
+
+    name = "mcp"
+
+    def __init__(
+        self,
+        server: Server[Any],
+        hub: SubscriptionHub,
+        authenticator: TokenAuthenticator,
+        *,
+        groups_claim: str,
+        session_idle_timeout: float | None,
+        path: str = PATH,
+    ) -> None:
+        self.server = server
+        self.hub = hub
+        self.path = path
+        self._session_idle_timeout = session_idle_timeout
+        self._manager: StreamableHTTPSessionManager | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.asgi_app = BearerGate(self._transport, authenticator, groups_claim)
+
+    async def _transport(self, scope: Scope, receive: Receive, send: Send) -> None:
+        manager = self._manager
+        if manager is None:
+            response = problem_response(scope, 503, detail="the MCP endpoint is not running")
+            await response(scope, receive, send)
+            return
+        await manager.handle_request(scope, receive, send)
+
+    def route(self) -> Route:
+        """A route answering at `path` exactly (a mount would redirect `/mcp` to `/mcp/`)."""
+        return Route(self.path, endpoint=self.asgi_app, name="mcp", include_in_schema=False)
+
+    def install(self, app: FastAPI) -> None:
+        """Add `route()` to the app (an installer, as composition's `Parts.installers`)."""
+        app.router.routes.append(self.route())
+
+    async def start(self) -> None:
+        """Run a new session manager until `stop`."""
+        manager = StreamableHTTPSessionManager(
+            app=self.server, stateless=False, session_idle_timeout=self._session_idle_timeout
+        )
+        self._stopping = asyncio.Event()
+        running = asyncio.Event()
+
+        async def run() -> None:
+            async with manager.run():
+                self._manager = manager
+                running.set()
+                await self._stopping.wait()
+
+        self._task = asyncio.create_task(run(), name="mcp-session-manager")
+        started = asyncio.ensure_future(running.wait())
+        await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.is_set():
+            started.cancel()
+            await self._task  # raises what made the manager fail
+            raise RuntimeError("the MCP session manager stopped at start-up")
+
+    async def stop(self) -> None:
+        """Stop the watchers, then the session manager (ending every session)."""
+        self._manager = None
+        await self.hub.close()
+        if self._task is None:
+            return
+        self._stopping.set()
+        with suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+
+def build_mcp(
+    registry_provider: RegistryProvider,
+    authenticate: TokenAuthenticator,
+    stream: EventStream,
+    *,
+    namespaces: Sequence[str] = (),
+    groups_claim: str = "groups",
+    version: str = "",
+    session_idle_timeout: float | None = 30 * 60,
+    read_block_ms: int | None = None,
+) -> McpEndpoint:
+    """The registry's MCP endpoint.
+
+    `registry_provider`: the `ContextRegistry`, or a callable returning it (looked up per
+    request). `authenticate`: slipway.auth's `Authenticator` (anything with its
+    `authenticate_request`). `stream`: the change events' `EventStream`. `namespaces`: whose
+    contexts `resources/list` lists. `groups_claim`: the token claim listing groups.
+    """
+    if isinstance(registry_provider, ContextRegistry):
+        registry = registry_provider
+
+        def provide() -> ContextRegistry:
+            return registry
+    else:
+        provide = registry_provider
+    listed = [parse_namespace(namespace) for namespace in namespaces]
+    hub = (
+        SubscriptionHub(provide, stream)
+        if read_block_ms is None
+        else SubscriptionHub(provide, stream, read_block_ms=read_block_ms)
+    )
+    handlers = McpHandlers(provide, hub, listed)
+    server: Server[Any] = Server(
+        SERVER_NAME,
+        version=version,
+        instructions=INSTRUCTIONS,
+        on_list_resources=handlers.list_resources,
+        on_list_resource_templates=handlers.list_resource_templates,
+        on_read_resource=handlers.read_resource,
+        on_subscribe_resource=handlers.subscribe,
+        on_unsubscribe_resource=handlers.unsubscribe,
+        on_list_tools=handlers.list_tools,
+        on_call_tool=handlers.call_tool,
+    )
+    return McpEndpoint(
+        server,
+        hub,
+        authenticate,
+        groups_claim=groups_claim,
+        session_idle_timeout=session_idle_timeout,
+    )

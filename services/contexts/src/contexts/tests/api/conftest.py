@@ -1,0 +1,101 @@
+"""Fixtures of the API tests: the /v1 routes on the domain's in-memory fakes, real tokens.
+
+`api` talks to an app holding the service's real routers, auth and error handling, with the
+registry on `InMemoryStore` and a `FixedClock` (`api_clock`) the tests move. The full stack
+on SQLite (`build_app`) is exercised by test_full_stack.py.
+"""
+
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from contexts.api.contexts import contexts_router
+from contexts.api.idempotency import IdempotencyGuard
+from contexts.domain.builtin_kinds import default_kinds
+from contexts.domain.service import ContextRegistry
+from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
+from contexts.tests.unit.domain.fakes import FixedClock, InMemoryIdempotencyStore, InMemoryStore
+from slipway.auth import build_authenticator
+from slipway.auth.testing import hs256_signing_key, mint_token
+from slipway.web import create_app
+from slipway.web.testing import app_client
+
+READ = "contexts:read"
+WRITE = "contexts:write"
+ADMIN = "contexts:admin"
+
+Headers = dict[str, str]
+TokenFactory = Callable[..., Headers]
+
+
+def bearer(
+    subject: str, scopes: Iterable[str] = (READ, WRITE), groups: Iterable[str] = ()
+) -> Headers:
+    """An Authorization header with a development HS256 token, as the service accepts it."""
+    token = mint_token(
+        hs256_signing_key(DEV_HS256_SECRET),
+        issuer=DEV_ISSUER,
+        audience=DEV_AUDIENCE,
+        subject=subject,
+        scopes=list(scopes),
+        claims={"groups": list(groups)} if groups else None,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+ALICE = bearer("alice")
+BOB = bearer("bob")
+CAROL = bearer("carol", groups=["editors"])
+EVE = bearer("eve")
+ROOT = bearer("root", scopes=[ADMIN])
+READER_ONLY = bearer("alice", scopes=[READ])
+
+
+def document(content: str = "hello", **extra: object) -> dict[str, object]:
+    """A `document` v1 PUT body shared with bob (reader) and the editors group (writers)."""
+    return {
+        "kind": "document",
+        "schema_version": 1,
+        "body": {"content": content, "format": "markdown"},
+        "acl": {"readers": ["subject:bob"], "writers": ["group:editors"]},
+        **extra,
+    }
+
+
+@pytest.fixture
+def api_clock() -> FixedClock:
+    """The registry's and the idempotency keys' clock."""
+    return FixedClock()
+
+
+@pytest.fixture
+def api_store() -> InMemoryStore:
+    """The committed state of the fake registry."""
+    return InMemoryStore()
+
+
+@pytest.fixture
+def api_app(settings: Settings, api_store: InMemoryStore, api_clock: FixedClock) -> FastAPI:
+    """The /v1 routes with auth as the service composes them, on the in-memory fakes."""
+    kinds = default_kinds()
+    registry = ContextRegistry(api_store.unit_of_work, kinds, api_clock)
+    guard = IdempotencyGuard(
+        InMemoryIdempotencyStore(), api_clock, settings.idempotency_ttl_seconds
+    )
+    authenticator = build_authenticator(settings.auth, environment=settings.environment)
+    app = create_app(
+        settings,
+        routers=[contexts_router(registry, kinds, guard, groups_claim=settings.groups_claim)],
+        resources=[authenticator.resource],
+    )
+    authenticator.install(app)
+    return app
+
+
+@pytest.fixture
+async def api(api_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `api_app`."""
+    async with app_client(api_app) as http:
+        yield http

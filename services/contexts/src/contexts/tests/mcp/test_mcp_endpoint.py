@@ -1,0 +1,405 @@
+"""The MCP endpoint, driven by the MCP SDK's own client over Streamable HTTP.
+
+A slipway.web app with the endpoint installed at /mcp, the registry on the domain's
+in-memory fakes, the in-memory event stream fed from their outbox, real HS256 tokens, served
+by uvicorn on a free port of 127.0.0.1.
+"""
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from mcp import ClientSession, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from contexts.adapters.memory_stream import InMemoryEventStream
+from contexts.domain.builtin_kinds import default_kinds
+from contexts.domain.service import ContextRegistry
+from contexts.mcp.server import McpEndpoint, build_mcp
+from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
+from contexts.tests.unit.domain.fakes import FixedClock, InMemoryStore
+from slipway.auth import build_authenticator
+from slipway.auth.testing import hs256_signing_key, mint_token
+from slipway.web import BackgroundTask, create_app
+
+READ = "contexts:read"
+WRITE = "contexts:write"
+NAMESPACE = "agents"
+TIMEOUT = 5.0
+
+# resources/subscribe is the handshake era's (up to 2025-11-25), which this endpoint serves.
+pytestmark = pytest.mark.filterwarnings("ignore:resources/.*subscribe is removed")
+
+
+def token(subject: str, scopes: Iterable[str] = (READ, WRITE)) -> str:
+    """A development HS256 token, as the service accepts it."""
+    return mint_token(
+        hs256_signing_key(DEV_HS256_SECRET),
+        issuer=DEV_ISSUER,
+        audience=DEV_AUDIENCE,
+        subject=subject,
+        scopes=list(scopes),
+    )
+
+
+def document(content: str, readers: Iterable[str] = ()) -> dict[str, Any]:
+    """register_context arguments for a `document` v1 in NAMESPACE."""
+    return {
+        "namespace": NAMESPACE,
+        "kind": "document",
+        "schema_version": 1,
+        "body": {"content": content, "format": "markdown"},
+        "acl": {"readers": list(readers), "writers": []},
+    }
+
+
+@dataclass
+class Served:
+    url: str
+    store: InMemoryStore
+    endpoint: McpEndpoint
+
+
+def _outbox_pump(store: InMemoryStore, stream: InMemoryEventStream) -> BackgroundTask:
+    # The outbox relay, reduced to what the fakes need: committed events go to the stream.
+    async def pump() -> None:
+        published = 0
+        while True:
+            pending = store.events[published:]
+            if pending:
+                await stream.publish(pending)
+                published += len(pending)
+            await asyncio.sleep(0.01)
+
+    return BackgroundTask("outbox-pump", pump)
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[Served]:
+    """The app on uvicorn, until the test ends."""
+    store = InMemoryStore()
+    stream = InMemoryEventStream()
+    registry = ContextRegistry(store.unit_of_work, default_kinds(), FixedClock())
+    authenticator = build_authenticator(settings.auth, environment=settings.environment)
+    endpoint = build_mcp(registry, authenticator, stream, namespaces=[NAMESPACE], read_block_ms=200)
+    app = create_app(
+        settings,
+        resources=[authenticator.resource, endpoint, _outbox_pump(store, stream)],
+        configure_logs=False,
+    )
+    authenticator.install(app)
+    endpoint.install(app)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(TIMEOUT):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    try:
+        yield Served(f"http://127.0.0.1:{port}/mcp", store, endpoint)
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(TIMEOUT):
+            await task
+        sock.close()
+
+
+@asynccontextmanager
+async def connect(
+    url: str, bearer: str, on_update: "asyncio.Queue[str] | None" = None
+) -> AsyncIterator[ClientSession]:
+    """An initialized SDK client session, with `Authorization: Bearer <bearer>`."""
+
+    async def handle(message: object) -> None:
+        if on_update is not None and isinstance(message, types.ResourceUpdatedNotification):
+            on_update.put_nowait(str(message.params.uri))
+
+    async with (
+        create_mcp_http_client(headers={"Authorization": f"Bearer {bearer}"}) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=TIMEOUT, message_handler=handle) as session,
+    ):
+        async with asyncio.timeout(TIMEOUT):
+            await session.initialize()
+        yield session
+
+
+async def call(session: ClientSession, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A tool's structured result, which must not be an error."""
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, result.structured_content
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+async def test_initialize_advertises_resources_with_subscriptions_and_tools(
+    served: Served,
+) -> None:
+    async with connect(served.url, token("alice")) as session:
+        capabilities = session.initialize_result.capabilities  # type: ignore[union-attr]
+        tools = await session.list_tools()
+        templates = await session.list_resource_templates()
+
+    assert capabilities.resources is not None
+    assert capabilities.resources.subscribe is True
+    assert capabilities.tools is not None
+    assert {tool.name for tool in tools.tools} == {
+        "register_context",
+        "update_context",
+        "delete_context",
+        "get_context",
+        "list_contexts",
+    }
+    register = next(tool for tool in tools.tools if tool.name == "register_context")
+    assert {"namespace", "name", "kind", "schema_version", "body"} <= set(
+        register.input_schema["required"]
+    )
+    assert [template.uri_template for template in templates.resource_templates] == [
+        "context://{namespace}/{name}"
+    ]
+
+
+async def test_register_and_update_context(served: Served) -> None:
+    async with connect(served.url, token("alice")) as session:
+        created = await call(session, "register_context", {**document("v1"), "name": "plan"})
+        updated = await call(
+            session,
+            "update_context",
+            {
+                "namespace": NAMESPACE,
+                "name": "plan",
+                "merge_patch": {"content": "v2"},
+                "if_match": created["etag"],
+            },
+        )
+        stale = await session.call_tool(
+            "update_context",
+            {
+                "namespace": NAMESPACE,
+                "name": "plan",
+                "merge_patch": {"content": "v3"},
+                "if_match": created["etag"],
+            },
+        )
+        invalid = await session.call_tool(
+            "register_context", {**document("x"), "name": "Not A Name"}
+        )
+        fetched = await call(session, "get_context", {"namespace": NAMESPACE, "name": "plan"})
+
+    assert (created["created"], created["version"], created["uri"]) == (
+        True,
+        1,
+        "context://agents/plan",
+    )
+    assert (updated["changed"], updated["version"]) == (True, 2)
+    assert updated["body"]["content"] == "v2"
+    assert stale.is_error
+    assert stale.structured_content is not None
+    assert stale.structured_content["status"] == 412
+    assert stale.structured_content["type"] == "urn:contexts:problem:precondition_failed"
+    assert invalid.is_error
+    assert invalid.structured_content is not None
+    assert invalid.structured_content["status"] == 422
+    assert fetched["version"] == 2
+
+
+async def test_list_and_read_resources(served: Served) -> None:
+    async with connect(served.url, token("alice")) as session:
+        plan = await call(session, "register_context", {**document("hello"), "name": "plan"})
+        await call(session, "register_context", {**document("notes"), "name": "notes"})
+        listed = await session.list_resources()
+        read = await session.read_resource("context://agents/plan")
+
+    assert [resource.uri for resource in listed.resources] == [
+        "context://agents/notes",
+        "context://agents/plan",
+    ]
+    assert all(resource.mime_type == "application/json" for resource in listed.resources)
+    (contents,) = read.contents
+    assert isinstance(contents, types.TextResourceContents)
+    assert contents.mime_type == "application/json"
+    assert json.loads(contents.text)["content"] == "hello"
+    assert contents.meta is not None
+    assert (contents.meta["version"], contents.meta["etag"]) == (1, plan["etag"])
+
+
+async def test_subscribed_context_change_is_notified(served: Served) -> None:
+    updates: asyncio.Queue[str] = asyncio.Queue()
+    async with (
+        connect(served.url, token("alice")) as writer,
+        connect(served.url, token("bob"), on_update=updates) as watcher,
+    ):
+        await call(writer, "register_context", {**document("v1", ["subject:bob"]), "name": "plan"})
+        await call(writer, "register_context", {**document("x", ["subject:bob"]), "name": "other"})
+        await watcher.subscribe_resource("context://agents/plan")
+
+        await call(
+            writer,
+            "update_context",
+            {"namespace": NAMESPACE, "name": "other", "merge_patch": {"content": "y"}},
+        )
+        await call(
+            writer,
+            "update_context",
+            {"namespace": NAMESPACE, "name": "plan", "merge_patch": {"content": "v2"}},
+        )
+        async with asyncio.timeout(TIMEOUT):
+            first = await updates.get()
+        reread = await watcher.read_resource(first)
+
+        await watcher.unsubscribe_resource("context://agents/plan")
+        await call(
+            writer,
+            "update_context",
+            {"namespace": NAMESPACE, "name": "plan", "merge_patch": {"content": "v3"}},
+        )
+        await asyncio.sleep(0.5)
+
+    assert first == "context://agents/plan"
+    (contents,) = reread.contents
+    assert isinstance(contents, types.TextResourceContents)
+    assert contents.meta is not None
+    assert contents.meta["version"] == 2
+    assert updates.empty()  # nothing for "other", nothing after unsubscribing
+
+
+@pytest.mark.parametrize(
+    ("headers", "problem_type"),
+    [
+        ({}, "urn:slipway:problem:missing-token"),
+        ({"Authorization": "Bearer not-a-jwt"}, "urn:slipway:problem:invalid-token"),
+    ],
+)
+async def test_without_a_valid_token_the_endpoint_answers_401(
+    served: Served, headers: dict[str, str], problem_type: str
+) -> None:
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        response = await http.post(
+            served.url,
+            json=initialize,
+            headers={"Accept": "application/json, text/event-stream", **headers},
+        )
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["type"] == problem_type
+
+
+async def test_a_token_without_contexts_scopes_gets_403(served: Served) -> None:
+    async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+        response = await http.post(
+            served.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Authorization": f"Bearer {token('mallory', scopes=['other:read'])}"},
+        )
+
+    assert response.status_code == 403
+    assert response.json()["type"] == "urn:slipway:problem:insufficient-scope"
+
+
+async def test_a_read_only_token_cannot_call_the_write_tools(served: Served) -> None:
+    async with connect(served.url, token("alice", scopes=[READ])) as session:
+        refused = await session.call_tool("register_context", {**document("x"), "name": "plan"})
+        listed = await session.list_resources()
+
+    assert refused.is_error
+    assert refused.structured_content is not None
+    assert refused.structured_content["status"] == 403
+    assert refused.structured_content["type"] == "urn:contexts:problem:forbidden"
+    assert served.store.all_versions() == []
+    assert listed.resources == []
+
+
+async def test_a_context_the_caller_may_not_read_is_hidden(served: Served) -> None:
+    async with connect(served.url, token("alice")) as alice:
+        await call(alice, "register_context", {**document("secret"), "name": "private"})
+        await call(
+            alice, "register_context", {**document("shared", ["subject:bob"]), "name": "open"}
+        )
+
+    async with connect(served.url, token("bob")) as bob:
+        listed = await bob.list_resources()
+        with pytest.raises(MCPError) as read_error:
+            await bob.read_resource("context://agents/private")
+        with pytest.raises(MCPError) as missing_error:
+            await bob.read_resource("context://agents/missing")
+        with pytest.raises(MCPError) as subscribe_error:
+            await bob.subscribe_resource("context://agents/private")
+        got = await bob.call_tool("get_context", {"namespace": NAMESPACE, "name": "private"})
+
+    assert [resource.uri for resource in listed.resources] == ["context://agents/open"]
+    assert read_error.value.code == missing_error.value.code == -32002
+    assert read_error.value.message == missing_error.value.message == "Resource not found"
+    assert subscribe_error.value.code == -32002
+    assert got.is_error
+    assert got.structured_content is not None
+    assert got.structured_content["status"] == 404
+
+
+async def test_sessions_are_bound_to_their_subject(served: Served) -> None:
+    async with connect(served.url, token("alice")) as alice:
+        await call(alice, "register_context", {**document("x"), "name": "plan"})
+        async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+            # The session id, as the SDK client sends it, is not visible to us: open one.
+            opened = await http.post(
+                served.url,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "0"},
+                    },
+                },
+                headers={
+                    "Accept": "application/json, text/event-stream",
+                    "Authorization": f"Bearer {token('alice')}",
+                },
+            )
+            session_id = opened.headers["mcp-session-id"]
+            hijack = await http.post(
+                served.url,
+                json={"jsonrpc": "2.0", "id": 2, "method": "ping"},
+                headers={
+                    "Accept": "application/json, text/event-stream",
+                    "Authorization": f"Bearer {token('eve')}",
+                    "Mcp-Session-Id": session_id,
+                    "Mcp-Protocol-Version": "2025-06-18",
+                },
+            )
+
+    assert opened.status_code == 200
+    assert hijack.status_code == 404
+
+
+async def test_ending_the_session_drops_its_subscriptions(served: Served) -> None:
+    async with connect(served.url, token("alice")) as session:
+        await call(session, "register_context", {**document("x"), "name": "plan"})
+        await session.subscribe_resource("context://agents/plan")
+        assert served.endpoint.hub.sessions() == 1
+    # The client ended its session (DELETE): its subscriptions went with it.
+    for _ in range(int(TIMEOUT / 0.01)):
+        if not served.endpoint.hub.sessions():
+            break
+        await asyncio.sleep(0.01)
+    assert served.endpoint.hub.sessions() == 0
