@@ -1,3 +1,6 @@
-"""contexts: A registry of named, versioned, schema-checked JSON contexts for applications and AI agents"""
+"""The contexts service.
+
+A registry of named, versioned, schema-checked JSON contexts for applications and AI agents
+"""
 
 __version__ = "0.1.0"

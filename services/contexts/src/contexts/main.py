@@ -7,6 +7,7 @@ import sys
 
 from fastapi import FastAPI
 
+import contexts
 from contexts.composition import compose
 from contexts.settings import Settings
 from slipway.config import ConfigError, load_settings
@@ -14,9 +15,8 @@ from slipway.logging import configure_logging
 from slipway.web import create_app, serve
 
 TITLE = "contexts"
-DESCRIPTION = (
-    "A registry of named, versioned, schema-checked JSON contexts for applications and AI agents"
-)
+# The package docstring's paragraph, on one line: the answer to copier's `description`.
+DESCRIPTION = " ".join((contexts.__doc__ or "").split("\n\n", 1)[-1].split())
 
 
 def build_app(settings: Settings) -> FastAPI:
