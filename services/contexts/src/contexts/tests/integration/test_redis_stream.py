@@ -5,8 +5,6 @@ redis-server this test starts and kills (the shared Redis is never touched)."""
 import asyncio
 import os
 import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -23,6 +21,7 @@ from contexts.domain.events import ChangeAction, ContextChanged
 from contexts.domain.relay import PendingEvent, StreamEntry
 from contexts.events.consumer import ContextEventsConsumer
 from contexts.events.relay import OutboxRelay
+from contexts.tests.integration.redis_server import PrivateRedis, reachable
 from slipway.cache import RedisClient, RedisSettings
 
 pytestmark = pytest.mark.integration
@@ -45,14 +44,6 @@ def changed(name: str, version: int = 1, namespace: str = "ns") -> ContextChange
 
 def names(entries: Sequence[StreamEntry]) -> list[str]:
     return [entry.event.name for entry in entries]
-
-
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), 0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -248,38 +239,6 @@ class MemoryOutbox:
 
     async def mark_published(self, positions: Sequence[int]) -> None:
         self.published.extend(positions)
-
-
-class PrivateRedis:
-    """A redis-server of this test's own on a free port, without persistence."""
-
-    def __init__(self, executable: str, workdir: Path) -> None:
-        self.executable = executable
-        self.workdir = workdir
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        argv = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not reachable("127.0.0.1", self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.process = None
 
 
 @pytest.fixture
