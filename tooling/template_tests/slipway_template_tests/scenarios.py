@@ -58,7 +58,7 @@ CLI_STAMPS = (
             # Long, with quotes and non-ASCII: it lands in docstrings, openapi.json and main.py.
             (
                 "description",
-                "Keeps the \"ledger\" of every payment's state & history, <reconciled> nightly "
+                'Keeps the "ledger" of every payment\'s state & history, <reconciled> nightly '
                 "against the bank's statements — the source of truth for finance and for audits",
             ),
         ),
