@@ -138,16 +138,26 @@ def serve(ws: Workspace, stamp: Stamp, port: int) -> None:
 
 
 def _wait_for(url: str, deadline: float) -> int:
+    """The status `url` answers with: 200 as soon as it does, else the last one at `deadline`.
+
+    /ready answers 503 until start-up (migrations, first readiness checks) is done.
+    """
+    status = 0
     while True:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-                return int(response.status)
+                status = int(response.status)
         except urllib.error.HTTPError as error:
-            return error.code
+            status = error.code
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise StepFailedError(f"nothing answered {url}") from None
-            time.sleep(1)
+            status = 0
+        if status == 200:
+            return status
+        if time.monotonic() > deadline:
+            if status == 0:
+                raise StepFailedError(f"nothing answered {url}")
+            return status
+        time.sleep(1)
 
 
 def layering_violation_fails(ws: Workspace) -> None:
