@@ -44,10 +44,10 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import httpx
 import uvloop  # pants: no-infer-dep - installed by uvicorn[standard] (slipway_bench.server)
-from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
-from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER
 from sqlalchemy.engine import make_url
 
+from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
+from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway.db import DatabaseSettings
 from slipway_bench import contexts_server

@@ -12,10 +12,10 @@ uvicorn (one process, uvloop, httptools), like the overhead benchmark's platform
 
 import argparse
 
-from contexts.main import build_app
-from contexts.settings import Settings
 from pydantic import SecretStr
 
+from contexts.main import build_app
+from contexts.settings import Settings
 from slipway.config import Environment
 from slipway.db import DatabaseSettings
 from slipway.logging import configure_logging

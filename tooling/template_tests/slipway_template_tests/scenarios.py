@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -89,7 +90,7 @@ def render(ws: Workspace) -> None:
     ws.pants("lint", "check", "test", *targets)
     ws.commit_all("Stamp services and a lib at templates v1.0.0")
     refused_names(ws)
-    serve(ws, UPDATED, port=8731)
+    serve(ws, UPDATED)
     layering_violation_fails(ws)
 
 
@@ -108,8 +109,21 @@ def refused_names(ws: Workspace) -> None:
         raise StepFailedError(f"a refused `new` left files behind: {ws.changed_paths()}")
 
 
-def serve(ws: Workspace, stamp: Stamp, port: int) -> None:
-    """`./pants run services/<name>:serve` answers /health, /ready, /metrics and /docs."""
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(ws: Workspace, stamp: Stamp) -> None:
+    """`./pants run services/<name>:serve` answers /health, /ready, /metrics and /docs.
+
+    On a free port (through the service's own `<PACKAGE>_WEB__PORT`), so that nothing else
+    listening on the stamped port can answer in its place.
+    """
+    port = free_port()
+    port_variable = f"{stamp.name.replace('-', '_').upper()}_WEB__PORT"
     log = ws.root.parent / f"serve-{stamp.name}.log"
     print(f"   $ ./pants run {stamp.path}:serve  (in the background, output in {log})", flush=True)
     process = subprocess.Popen(  # noqa: S603
@@ -117,7 +131,7 @@ def serve(ws: Workspace, stamp: Stamp, port: int) -> None:
         cwd=ws.root,
         # No daemon: the served process must be a child of this one, so killing the process
         # group stops it (under pantsd it would be the daemon's child).
-        env={**os.environ, "PANTS_PANTSD": "false"},
+        env={**os.environ, "PANTS_PANTSD": "false", port_variable: str(port)},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
