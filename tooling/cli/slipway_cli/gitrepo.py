@@ -1,4 +1,4 @@
-"""Thin wrappers over the `git` binary: the repository root, its status and its tags."""
+"""Thin wrappers over the `git` binary: the repository root and its status."""
 
 from __future__ import annotations
 
@@ -55,8 +55,3 @@ def status_paths(root: Path, *pathspecs: str) -> list[str]:
         if "R" in status or "C" in status:
             next(entries, None)  # a rename or copy is followed by its source path
     return paths
-
-
-def tags(root: Path) -> list[str]:
-    """Every tag name of the repository."""
-    return run_git(root, "tag", "--list").split()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from slipway_cli import gitrepo
+from slipway_cli import gitrepo, target
 from slipway_cli.commands import drift, new, update
 from slipway_cli.errors import EXIT_USAGE, SlipwayError
 
@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="answer a template question (repeatable)",
     )
-    new_cmd.add_argument("--vcs-ref", help="template git ref to stamp from (default: newest tag)")
+    new_cmd.add_argument(
+        "--release", metavar="VERSION", help="template release to stamp (default: the newest)"
+    )
     new_cmd.add_argument(
         "--defaults", action="store_true", help="use defaults for unanswered questions, no prompts"
     )
@@ -63,23 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
         "update",
         help="copier-update stamped projects to a newer template",
         description=(
-            "Run `copier update` on stamped projects, conflicts left inline in the files. "
-            "Refuses to run on a dirty work tree."
+            "Run `copier update` on stamped projects to a template release, conflicts left "
+            "inline in the files. Refuses uncommitted changes in the projects or the templates."
         ),
     )
     update_cmd.add_argument("names", nargs="*", metavar="NAME", help="project name or path")
     update_cmd.add_argument("--all", action="store_true", help="update every stamped project")
     update_cmd.add_argument(
-        "--vcs-ref", help="template git ref to update to (default: newest release tag)"
+        "--release",
+        metavar="VERSION",
+        help="template release to update to (default: the newest, templates/releases.yml)",
     )
 
     drift_cmd = commands.add_parser(
         "drift",
-        help="list projects behind the newest template release tag",
+        help="list each project's template release against the newest",
         description=(
-            "Compare each stamped project's template version (`_commit` in its answers file) "
-            "with the newest PEP 440 release tag (pre-releases skipped, as copier update does). "
-            "Exits 1 when any project lags."
+            "Compare each stamped project's template release (`_commit` in its answers file) "
+            "with the newest release in templates/releases.yml, and warn about template-owned "
+            "files edited locally. Exits 1 when any project is not on the newest release."
         ),
     )
     drift_cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -95,13 +99,13 @@ def dispatch(args: argparse.Namespace, cwd: Path) -> int:
             args.kind,
             args.name,
             new.parse_data(args.data),
-            vcs_ref=args.vcs_ref,
+            vcs_ref=target.choose(root, args.release).commit,
             defaults=args.defaults,
             out=sys.stdout,
         )
     if args.command == "update":
         return update.run(
-            root, args.names, update_all=args.all, vcs_ref=args.vcs_ref, out=sys.stdout
+            root, args.names, update_all=args.all, release=args.release, out=sys.stdout
         )
     return drift.run(root, as_json=args.json, out=sys.stdout)
 

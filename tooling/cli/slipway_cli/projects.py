@@ -11,7 +11,6 @@ import yaml
 
 from slipway_cli.errors import SlipwayError
 from slipway_cli.names import KIND_DIRS
-from slipway_cli.versions import TemplateVersion
 
 ANSWERS_FILE = ".copier-answers.yml"
 
@@ -40,11 +39,6 @@ class Project:
     def name(self) -> str:
         """The project's directory name (`billing`)."""
         return Path(self.path).name
-
-    @property
-    def version(self) -> TemplateVersion:
-        """The template version the project was last stamped or updated from."""
-        return TemplateVersion.parse(self.commit)
 
     @classmethod
     def load(cls, root: Path, path: str) -> Project:

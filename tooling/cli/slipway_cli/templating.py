@@ -8,6 +8,7 @@ working from the root too.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -21,7 +22,11 @@ from slipway_cli.errors import SlipwayError
 def _copier_errors(action: str) -> Iterator[None]:
     """Turn Copier's errors (its own, invalid answers, failed git calls) into `SlipwayError`."""
     try:
-        yield
+        with warnings.catch_warnings():
+            # Copier warns about what the template expects (no answers file on a first copy,
+            # no tags in a clone of main); the commands report what matters themselves.
+            warnings.simplefilter("ignore")
+            yield
     except (CopierError, ValueError, OSError) as error:
         message = str(error).strip() or type(error).__name__
         raise SlipwayError(f"copier {action} failed: {message}") from error
@@ -57,4 +62,21 @@ def update(root: Path, dst: str, *, vcs_ref: str | None = None) -> None:
             overwrite=True,
             conflict="inline",
             vcs_ref=vcs_ref,
+            quiet=True,
+        )
+
+
+def render(root: Path, dst: str, data: Mapping[str, object], *, vcs_ref: str) -> None:
+    """Render the template of `root` at `vcs_ref` into the scratch directory `dst` (absolute),
+    quietly and without tasks: what a project with answers `data` looked like when stamped."""
+    with _copier_errors("copy"):
+        copier.run_copy(
+            str(root),
+            dst,
+            data=dict(data),
+            unsafe=True,
+            vcs_ref=vcs_ref,
+            defaults=True,
+            quiet=True,
+            skip_tasks=True,
         )

@@ -1,10 +1,13 @@
 """Run the template scenarios: `python3 -m slipway_template_tests [--keep] [--copier PATH]`.
 
-Copies the working tree (committed or not) into a scratch git repo, then: (a) stamps services and
-a lib at tag v1.0.0 and runs their tailor/lint/check/test, serves one, and proves a layering
-violation fails the build; (b) releases v2.0.0 (a new file, a changed line) and updates; (c)
-releases v3.0.0 against a line the service edited and checks the conflict is reported, marked
-and refused by pre-commit. Exits non-zero on the first failure, naming it.
+Clones HEAD with no tags (the repository as it ships; uncommitted work becomes one more commit),
+then: (0) every shipped project is current and `update --all` / plain `copier update` change
+nothing; (a) stamps services and a lib at the current release and runs their
+tailor/lint/check/test, serves one, and proves a layering violation fails the build; (b)
+releases a template change (a new file, a changed line): drift fails, update brings it into
+every project; (c) releases a change to a line a service edited: conflicts inline, reported,
+refused by pre-commit; (d) plain `copier update` records the newest release's commit. Exits
+non-zero on the first failure, naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from slipway_template_tests import scenarios, workspace
 Scenario = Callable[[workspace.Workspace], None]
 
 SCENARIOS: tuple[tuple[str, Scenario], ...] = (
+    ("the repository as it ships: every project current, updates are no-ops", scenarios.as_shipped),
     ("render, build and serve every answer combination", scenarios.render),
     ("update to a new template release", scenarios.update),
     ("conflicting update", scenarios.conflict),

@@ -1,12 +1,15 @@
-"""The three template scenarios: render and build, update, conflict.
+"""The template scenarios, on a clone of HEAD with no tags: as shipped, render and build,
+release and update, conflict, plain copier update.
 
-Each scenario runs in the same scratch repository, one after the other, because each starts from
-the state the previous one committed (stamped at v1, updated to v2, conflicting at v3).
+Each scenario runs in the same clone, one after the other, because each starts from the state
+the previous one committed (stamped at the current release, updated to the next, conflicting at
+the one after).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,8 +70,8 @@ CLI_STAMPS = (
     Stamp("service", "svc-events", (("team", "search"), ("redis", "true"), ("events", "true"))),
     Stamp("lib", "ledger-kit", (("team", "platform"), ("description", "Ledger helpers"))),
 )
-# Every switch at its default; `team` has none, so it is always answered.
-PLAIN = Stamp("service", "svc-plain", (("team", "platform"),))
+# Every switch at its default.
+PLAIN = Stamp("service", "svc-plain", ())
 UPDATED = CLI_STAMPS[0]
 
 ADDED_TEMPLATE_FILE = "templates/service/RUNBOOK.md.jinja"
@@ -76,22 +79,81 @@ CHANGED_TEMPLATE_FILE = "templates/service/README.md.jinja"
 CHANGED_PROJECT_FILE = "README.md"
 
 
+def as_shipped(ws: Workspace) -> None:
+    """(0) The repository as it ships: every project is current, and updating is a no-op."""
+    ws.slipway("drift")
+    result = ws.slipway("update", "--all")
+    lines = [line for line in result.output.splitlines() if line.startswith(("services/", "libs/"))]
+    if not lines or not all("already current" in line for line in lines):
+        raise StepFailedError(f"`slipway update --all` was not a no-op: {lines}")
+    for answers in sorted(ws.root.glob("services/*/.copier-answers.yml")):
+        ws.run(
+            str(ws.copier),
+            "update",
+            "--trust",
+            "--defaults",
+            str(answers.parent.relative_to(ws.root)),
+        )
+    if ws.changed_paths():
+        raise StepFailedError(f"updating current projects changed {ws.changed_paths()}")
+
+
+def recorded_commit(ws: Workspace, stamp: Stamp) -> str:
+    """The `_commit` a project's answers file records, checked to be a commit of the clone."""
+    answers = (ws.root / stamp.path / ".copier-answers.yml").read_text(encoding="utf-8")
+    match = re.search(r"^_commit: (\S+)$", answers, re.MULTILINE)
+    if match is None:
+        raise StepFailedError(f"{stamp.path}/.copier-answers.yml records no _commit")
+    if ws.git("cat-file", "-t", match[1], check=False).output.strip() != "commit":
+        raise StepFailedError(f"{stamp.path} records {match[1]}, which is not a commit")
+    return match[1]
+
+
 def render(ws: Workspace) -> None:
-    """(a) Stamp every answer combination at v1, then tailor, lint, check and test them."""
-    ws.tag("v1.0.0")
+    """(a) Stamp every answer combination at the current release, then tailor, lint, check and
+    test them; a stray file elsewhere does not matter, uncommitted templates are refused."""
+    stray = ws.root / "NOTES.local.txt"
+    stray.write_text("an untracked file: Copier renders a throwaway commit for a dirty tree\n")
     ws.run(
         str(ws.copier), "copy", "--trust", "--defaults", "--data", "template=service",
         *PLAIN.data_args(), ".", PLAIN.path,
     )  # fmt: skip
     for stamp in CLI_STAMPS:
         ws.slipway("new", stamp.kind, stamp.name, "--defaults", *stamp.data_args())
+    commits = {recorded_commit(ws, stamp) for stamp in (PLAIN, *CLI_STAMPS)}
+    if len(commits) != 1:
+        raise StepFailedError(f"projects stamped from one release record {sorted(commits)}")
+    stray.unlink()
     targets = [f"{stamp.path}::" for stamp in (PLAIN, *CLI_STAMPS)]
     ws.pants("tailor", "--check", "update-build-files", "--check", *targets)
     ws.pants("lint", "check", "test", *targets)
-    ws.commit_all("Stamp services and a lib at templates v1.0.0")
+    ws.commit_all("Stamp services and a lib at the current template release")
+    dirty_templates_refused(ws)
     refused_names(ws)
     serve(ws, UPDATED)
     layering_violation_fails(ws)
+
+
+def dirty_templates_refused(ws: Workspace) -> None:
+    """An uncommitted template edit is refused in one line, by the CLI and by plain Copier."""
+    template = ws.root / CHANGED_TEMPLATE_FILE
+    original = template.read_text(encoding="utf-8")
+    template.write_text(original + "\nAn uncommitted line.\n", encoding="utf-8")
+    try:
+        cli = ws.slipway("new", "service", "svc-dirty", "--defaults", check=False)
+        plain = ws.run(
+            str(ws.copier), "copy", "--trust", "--defaults", "--data", "template=service", ".",
+            "services/svc-dirty", check=False,
+        )  # fmt: skip
+    finally:
+        template.write_text(original, encoding="utf-8")
+    for result in (cli, plain):
+        if result.returncode == 0 or "uncommitted changes" not in result.output:
+            raise StepFailedError(f"`{' '.join(result.args)}` was not refused for dirty templates")
+        if "Traceback" in result.output:
+            raise StepFailedError(f"`{' '.join(result.args)}` printed a traceback")
+    if ws.changed_paths():
+        raise StepFailedError(f"a refused stamp left files behind: {ws.changed_paths()}")
 
 
 def refused_names(ws: Workspace) -> None:
@@ -190,20 +252,25 @@ def layering_violation_fails(ws: Workspace) -> None:
 
 
 def update(ws: Workspace) -> None:
-    """(b) v2 adds a file and changes a line: update brings exactly that, and stays green."""
+    """(b) A release adds a file and changes a line: drift fails, update brings exactly that
+    and stays green, `update --all` takes it into every project (the shipped ones too)."""
     readme = ws.root / CHANGED_TEMPLATE_FILE
     lines = readme.read_text().splitlines(keepends=True)
     lines[0] = lines[0].rstrip("\n") + " (template v2)\n"
     readme.write_text("".join(lines))
     (ws.root / ADDED_TEMPLATE_FILE).write_text(
-        "# {{ name }} runbook\n\nOwned by {{ team }}. Added in templates v2.0.0.\n"
+        "# {{ name }} runbook\n\nOwned by {{ team }}. Added by a template release.\n"
     )
-    ws.commit_all("templates: a runbook and a README title (v2.0.0)")
-    ws.tag("v2.0.0")
+    version = ws.release("a runbook and a README title")
+    ws.commit_all(f"templates: a runbook and a README title ({version})")
 
     drift = ws.slipway("drift", check=False)
-    if drift.returncode == 0 or UPDATED.path not in drift.output:
-        raise StepFailedError("`slipway drift` did not report the services behind v2.0.0")
+    if (
+        drift.returncode == 0
+        or f"{UPDATED.path} " not in drift.output
+        or "behind" not in (drift.output)
+    ):
+        raise StepFailedError(f"`slipway drift` did not report the services behind {version}")
 
     result = ws.slipway("update", UPDATED.name)
     if "updated" not in result.output:
@@ -217,15 +284,19 @@ def update(ws: Workspace) -> None:
     if not title.endswith("(template v2)"):
         raise StepFailedError(f"the changed line did not arrive: {title!r}")
     ws.pants("lint", "check", "test", f"{UPDATED.path}::")
-    ws.commit_all("Update svc-all to templates v2.0.0")
+    ws.commit_all(f"Update svc-all to templates {version}")
 
     ws.slipway("update", "--all")
-    ws.commit_all("Update every project to templates v2.0.0")
+    shipped = sorted(p.parent.name for p in ws.root.glob("services/*/RUNBOOK.md"))
+    if "contexts" not in shipped:
+        raise StepFailedError(f"`update --all` did not reach services/contexts: {shipped}")
+    ws.commit_all(f"Update every project to templates {version}")
     ws.slipway("drift")
 
 
 def conflict(ws: Workspace) -> None:
-    """(c) Service and template edit the same line: markers, a report, pre-commit refuses."""
+    """(c) Service and template edit the same line: `update --all` updates every project,
+    leaves markers in that one and reports it; pre-commit refuses the markers."""
     project_readme = ws.root / UPDATED.path / CHANGED_PROJECT_FILE
     lines = project_readme.read_text().splitlines(keepends=True)
     lines[0] = "# svc-all: the team's own title\n"
@@ -236,10 +307,12 @@ def conflict(ws: Workspace) -> None:
     lines = template.read_text().splitlines(keepends=True)
     lines[0] = lines[0].replace("(template v2)", "(template v3)")
     template.write_text("".join(lines))
-    ws.commit_all("templates: README title (v3.0.0)")
-    ws.tag("v3.0.0")
+    version = ws.release("README title")
+    ws.commit_all(f"templates: README title ({version})")
 
-    result = ws.slipway("update", UPDATED.name, check=False)
+    result = ws.slipway("update", "--all", check=False)
+    if "services/contexts: updated" not in result.output:
+        raise StepFailedError("`update --all` did not update services/contexts beside the conflict")
     if result.returncode == 0 or "conflict" not in result.output.lower():
         raise StepFailedError("`slipway update` did not report the conflict")
     if f"{UPDATED.path}/{CHANGED_PROJECT_FILE}" not in result.output:
@@ -258,12 +331,14 @@ def conflict(ws: Workspace) -> None:
 
 
 def plain_update(ws: Workspace) -> None:
-    """The documented plain `copier update` works from the repo root on a clean tree."""
+    """(d) The documented plain `copier update` moves a project to the newest release's commit
+    (no tags: Copier renders HEAD, the guard records the release's commit on main)."""
     ws.git("reset", "--hard", "--quiet")
+    ws.git("clean", "-fdq")
     ws.run(str(ws.copier), "update", "--trust", "--defaults", PLAIN.path)
-    answers = (ws.root / PLAIN.path / ".copier-answers.yml").read_text()
-    if "_commit: v3.0.0" not in answers:
-        raise StepFailedError(f"plain copier update did not move {PLAIN.path} to v3.0.0")
+    newest = ws.git("log", "-1", "--format=%H", "--", "copier.yml", "templates").output.strip()
+    if recorded_commit(ws, PLAIN) != newest:
+        raise StepFailedError(f"plain copier update did not record the newest release {newest}")
 
 
 def project_root(start: Path) -> Path:

@@ -1,12 +1,15 @@
-"""A scratch copy of the repository, as its own git repo, where templates are stamped and built.
+"""A clone of the repository's HEAD, with no tags, where templates are stamped and built.
 
-The scratch repo shares Pants' caches (lmdb store, named caches) with the real checkout, so its
-Pants runs reuse everything already built; only the rendered projects are new work.
+The clone is the repository as it ships (only main's history: no tags, no other branches), plus
+the working tree's uncommitted changes as one more commit when there are any. It shares Pants'
+caches (lmdb store, named caches) with the real checkout, so its Pants runs reuse everything
+already built; only the rendered projects are new work.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -96,9 +99,19 @@ class Workspace:
         self.git("add", "-A")
         self.git("commit", "--quiet", "--allow-empty", "-m", message)
 
-    def tag(self, name: str) -> None:
-        """Tag HEAD (an annotated tag, as a release would be)."""
-        self.git("tag", "-a", name, "-m", f"templates {name}")
+    def release(self, change: str) -> str:
+        """Record a template release for the committed-to-be template change: a new top entry
+        in templates/releases.yml, one minor version up; returns the version. The caller
+        commits it with the change, as the release procedure says."""
+        record = self.root / "templates" / "releases.yml"
+        text = record.read_text(encoding="utf-8")
+        match = re.search(r"^  - version: (\d+)\.(\d+)\.(\d+)$", text, re.MULTILINE)
+        if match is None:
+            raise StepFailedError("templates/releases.yml has no top `- version: X.Y.Z` entry")
+        version = f"{match[1]}.{int(match[2]) + 1}.0"
+        entry = f"  - version: {version}\n    changes: [{change!r}]\n"
+        record.write_text(text[: match.start()] + entry + text[match.start() :], encoding="utf-8")
+        return version
 
     def changed_paths(self) -> list[str]:
         """Paths `git status` reports as changed or new, relative to the repo root."""
@@ -110,42 +123,45 @@ class Workspace:
             print(f"     {line}", flush=True)
 
 
-def repository_files(source: Path) -> list[str]:
-    """The working tree a developer is testing: tracked and untracked-but-not-ignored files.
-
-    Projects already stamped in the repository (services/x/, libs/y/ with an answers file) stay
-    out: they record template versions (tags) that the scratch repo's history does not have.
-    """
+def uncommitted_files(source: Path) -> list[str]:
+    """Files of the working tree that differ from HEAD: modified, added or untracked (not
+    ignored), so a developer's template tests see their edits."""
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        ["git", "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"],  # noqa: S607
         cwd=source,
         stdout=subprocess.PIPE,
         check=True,
     ).stdout.decode()
-    stamped = {
-        answers.parent.relative_to(source).as_posix() + "/"
-        for folder in ("services", "libs")
-        for answers in (source / folder).glob("*/.copier-answers.yml")
-    }
-    return sorted(
-        path
-        for path in {p for p in listed.split("\0") if p}
-        if (source / path).is_file() and not path.startswith(tuple(stamped))
-    )
+    return sorted(entry[3:] for entry in listed.split("\0") if entry)
 
 
 def create(source: Path, copier: Path, parent: Path | None = None) -> Workspace:
-    """Copy the working tree of `source` into a fresh git repo and commit it."""
+    """Clone `source`'s HEAD with no tags onto a branch `main`; commit its uncommitted work."""
     base = Path(tempfile.mkdtemp(prefix="slipway-template-tests-", dir=parent))
     root = base / "repo"
-    root.mkdir()
-    for relative in repository_files(source):
+    workspace = Workspace(root=base, copier=copier)
+    workspace.git("clone", "--quiet", "--no-tags", "--no-hardlinks", str(source), str(root))
+    workspace.root = root
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"],  # noqa: S607
+        cwd=source,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    workspace.git("checkout", "--quiet", "-B", "main", head)
+    if workspace.git("tag", "--list").output.strip():
+        raise StepFailedError("the clone has tags: it would not be the repository as it ships")
+    changed = uncommitted_files(source)
+    for relative in changed:
         target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / relative, target)
-    workspace = Workspace(root=root, copier=copier)
-    workspace.git("init", "--quiet", "--initial-branch=main")
-    workspace.commit_all("Snapshot of the repository under test")
+        if (source / relative).is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / relative, target)
+        elif target.exists():
+            target.unlink()
+    if changed:
+        workspace.commit_all("The working tree under test (uncommitted in the checkout)")
     return workspace
 
 

@@ -1,53 +1,76 @@
-"""`slipway drift [--json]`: which stamped projects lag the newest template release tag."""
+"""`slipway drift [--json]`: each stamped project's template release against the newest one.
+
+A project is `current` (on the newest release), `behind` (an older release), `changed` (its
+release's templates changed after it was stamped, without a new release: add one) or `unknown`
+(its `_commit` is not in this history). Anything but `current` exits 1: drift never passes for
+lack of data. Template-owned files that differ from their rendering at the project's own
+release are listed as warnings: a next update may conflict in them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from slipway_cli import gitrepo, projects, versions
+from slipway_cli import local_edits, projects, releases, target
 from slipway_cli.errors import EXIT_ATTENTION, EXIT_OK
 
 
 @dataclass(frozen=True)
 class Row:
-    """One stamped project: its template, the version it is on, the newest tag, whether behind."""
+    """One stamped project: its release and commit, the newest release, its state."""
 
     project: str
     template: str
-    version: str
-    newest: str | None
-    lags: bool
+    version: str | None
+    commit: str
+    newest: str
+    state: str
+    edited: tuple[str, ...] = ()
 
 
-def rows(root: Path) -> tuple[str | None, list[Row]]:
-    """The newest release tag (None without one) and a row per stamped project."""
-    newest = versions.newest_tag(gitrepo.tags(root))
-    found = projects.discover(root)
-    if newest is None:
-        return None, [Row(p.path, p.template, p.commit, None, False) for p in found]
-    tag, version = newest
-    return tag, [Row(p.path, p.template, p.commit, tag, p.version.lags(version)) for p in found]
+def _state(
+    root: Path, project: projects.Project, known: Sequence[releases.Release]
+) -> tuple[str | None, str]:
+    if not releases.commit_exists(root, project.commit):
+        return None, "unknown"
+    version = releases.version_of(root, project.commit, known)
+    if version is None:
+        return None, "unknown"
+    release = releases.find(known, version)
+    if release is None:
+        return str(version), "unknown"
+    if version < known[0].version:
+        return str(version), "behind"
+    if not releases.same_templates(root, project.commit, release.commit):
+        return str(version), "changed"
+    return str(version), "current"
 
 
-def _state(row: Row) -> str:
-    if row.newest is None:
-        return ""
-    return "behind" if row.lags else "current"
+def rows(root: Path, *, check_edits: bool = True) -> list[Row]:
+    """A row per stamped project, with its locally edited template-owned files."""
+    known = target.all_releases(root)
+    result: list[Row] = []
+    for project in projects.discover(root):
+        version, state = _state(root, project, known)
+        edited: tuple[str, ...] = ()
+        if check_edits and state != "unknown":
+            edited = local_edits.edited_files(root, project)
+        row = Row(
+            project.path, project.template, version, project.commit, str(known[0].version),
+            state, edited,
+        )  # fmt: skip
+        result.append(row)
+    return result
 
 
-def _table(table_rows: list[Row]) -> str:
-    header = ("project", "template", "version", "newest", "")
+def _table(table_rows: Sequence[Row]) -> str:
+    header = ("project", "template", "release", "commit", "newest", "state")
     cells = [header] + [
-        (
-            r.project,
-            r.template,
-            r.version or "?",
-            r.newest or "-",
-            _state(r),
-        )
+        (r.project, r.template, r.version or "?", r.commit[:12] or "?", r.newest, r.state)
         for r in table_rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -57,28 +80,42 @@ def _table(table_rows: list[Row]) -> str:
     )
 
 
-def run(root: Path, *, as_json: bool = False, out: TextIO) -> int:
-    """Print every stamped project's template version; 1 when any lags the newest tag."""
-    newest, table_rows = rows(root)
-    lagging = [r for r in table_rows if r.lags]
+_ADVICE = {
+    "behind": "`slipway update {names}`",
+    "changed": (
+        "their release's templates changed after they were stamped; templates/ changes need a "
+        "new release entry in templates/releases.yml (templates/README.md, 'Releases')"
+    ),
+    "unknown": (
+        "their `_commit` is not in this history (a shallow clone needs `git fetch "
+        "--unshallow`; a commit that never reached main must be re-recorded from a release)"
+    ),
+}
+
+
+def run(root: Path, *, as_json: bool = False, out: TextIO, check_edits: bool = True) -> int:
+    """Print every stamped project's release; 1 when any is not on the newest one."""
+    table_rows = rows(root, check_edits=check_edits)
+    failing = [r for r in table_rows if r.state != "current"]
     if as_json:
+        newest = str(target.all_releases(root)[0].version)
         document = {"newest": newest, "projects": [asdict(r) for r in table_rows]}
         print(json.dumps(document, indent=2), file=out)
-    elif not table_rows:
-        print(
-            "No stamped projects (services/*, libs/* with .copier-answers.yml): no drift.", file=out
-        )
-    elif newest is None:
-        print("The repository has no release tag (vX.Y.Z): nothing to drift from.", file=out)
-        print(_table(table_rows), file=out)
-    else:
-        print(_table(table_rows), file=out)
-        if lagging:
-            print(
-                f"\n{len(lagging)} of {len(table_rows)} behind {newest}: "
-                f"`slipway update {' '.join(r.project for r in lagging)}`",
-                file=out,
-            )
-        else:
-            print(f"\nEvery project is on {newest} or later.", file=out)
-    return EXIT_ATTENTION if lagging else EXIT_OK
+        return EXIT_ATTENTION if failing else EXIT_OK
+    if not table_rows:
+        print("No stamped projects (services/*, libs/* with .copier-answers.yml).", file=out)
+        return EXIT_OK
+    print(_table(table_rows), file=out)
+    for state, advice in _ADVICE.items():
+        named = [r.project for r in table_rows if r.state == state]
+        if named:
+            print(f"\n{len(named)} {state}: " + advice.format(names=" ".join(named)), file=out)
+    edited = [r for r in table_rows if r.edited]
+    if edited:
+        print("\nwarning: template-owned files edited locally (a next update may conflict in "
+              "them; move the change into a lib or the template):", file=out)  # fmt: skip
+        for row in edited:
+            print(f"  {row.project}: {', '.join(row.edited)}", file=out)
+    if not failing:
+        print(f"\nEvery project is on the newest release, {table_rows[0].newest}.", file=out)
+    return EXIT_ATTENTION if failing else EXIT_OK

@@ -1,4 +1,8 @@
-"""`slipway update [NAME ... | --all]`: `copier update` each stamped project, one line each."""
+"""`slipway update [NAME ... | --all] [--release VERSION]`: bring projects to a release.
+
+Each project is `copier update`d to the release's commit on main (the newest release unless
+named), conflicts left inline; a project already there is left alone. One line per project.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from slipway_cli import gitrepo, projects, templating, versions
+from slipway_cli import gitrepo, projects, releases, target, templating
 from slipway_cli.errors import EXIT_ATTENTION, EXIT_OK, SlipwayError
 
 # Copier's inline conflict markers (`conflict="inline"`).
@@ -69,37 +73,50 @@ def find_conflicts(root: Path, project: str, changed: Sequence[str]) -> tuple[st
     return tuple(sorted(found))
 
 
-def refuse_dirty_tree(root: Path) -> None:
-    """Raise when the work tree has uncommitted changes: an update must start from a commit."""
-    dirty = gitrepo.status_paths(root)
+def refuse_dirty_projects(root: Path, selected: Sequence[projects.Project]) -> None:
+    """Raise when a selected project has uncommitted changes: its update must be reviewable on
+    its own (changes elsewhere in the tree do not matter)."""
+    dirty = gitrepo.status_paths(root, *(p.path for p in selected))
     if dirty:
         shown = "\n".join(f"  {path}" for path in dirty[:_DIRTY_SHOWN])
         more = f"\n  ... and {len(dirty) - _DIRTY_SHOWN} more" if len(dirty) > _DIRTY_SHOWN else ""
         raise SlipwayError(
-            "the git work tree has uncommitted changes; commit or stash them first, so the "
+            "projects to update have uncommitted changes; commit or stash them first, so the "
             f"update's changes can be reviewed on their own:\n{shown}{more}"
         )
 
 
 def update_one(
-    root: Path, project: projects.Project, newest: versions.Version | None, vcs_ref: str | None
+    root: Path, project: projects.Project, to: releases.Release, known: Sequence[releases.Release]
 ) -> Outcome:
-    """Update one project; without `vcs_ref`, a project already at the newest tag is skipped."""
-    base = project.version.base
-    if vcs_ref is None and newest is not None and base is not None and base >= newest:
-        return Outcome(project.path, "current", project.commit, project.commit)
+    """Update one project to the release `to`; a project already there is not touched."""
+    before = project.commit
+    if not releases.commit_exists(root, before):
+        return Outcome(
+            project.path, "failed", before, before,
+            error=releases.missing_commit_message(root, project.path, before),
+        )  # fmt: skip
+    version = releases.version_of(root, before, known)
+    label = f"{version}" if version is not None else before[:12]
+    if version is not None and version > to.version:
+        return Outcome(
+            project.path, "failed", label, label,
+            error=f"it is on {version}, newer than {to.version}: downgrades are not supported",
+        )  # fmt: skip
+    if version == to.version and releases.same_templates(root, before, to.commit):
+        return Outcome(project.path, "current", label, label)
     try:
-        templating.update(root, project.path, vcs_ref=vcs_ref)
+        templating.update(root, project.path, vcs_ref=to.commit)
     except SlipwayError as error:
-        return Outcome(project.path, "failed", project.commit, project.commit, error=error.message)
-    after = projects.Project.load(root, project.path).commit
+        return Outcome(project.path, "failed", label, label, error=error.message)
+    after = str(to.version)
     changed = tuple(gitrepo.status_paths(root, project.path))
     conflicts = find_conflicts(root, project.path, changed)
     if conflicts:
-        return Outcome(project.path, "conflicts", project.commit, after, changed, conflicts)
+        return Outcome(project.path, "conflicts", label, after, changed, conflicts)
     if not changed:
-        return Outcome(project.path, "current", project.commit, after)
-    return Outcome(project.path, "updated", project.commit, after, changed)
+        return Outcome(project.path, "current", label, after)
+    return Outcome(project.path, "updated", label, after, changed)
 
 
 def run(
@@ -107,10 +124,11 @@ def run(
     names: Sequence[str],
     *,
     update_all: bool = False,
-    vcs_ref: str | None = None,
+    release: str | None = None,
     out: TextIO,
 ) -> int:
-    """Update the named projects (or all), report one outcome each; 1 on conflicts or failures."""
+    """Update the named projects (or all) to `release` (default: the newest), one outcome each;
+    1 on conflicts or failures."""
     known = projects.discover(root)
     if names and update_all:
         raise SlipwayError("name projects or pass --all, not both.")
@@ -121,10 +139,10 @@ def run(
     if not selected:
         print("No stamped projects (services/*, libs/* with .copier-answers.yml).", file=out)
         return EXIT_OK
-    refuse_dirty_tree(root)
-    newest = versions.newest_tag(gitrepo.tags(root))
-    newest_version = newest[1] if newest is not None else None
-    outcomes = [update_one(root, project, newest_version, vcs_ref) for project in selected]
+    to = target.choose(root, release)
+    all_releases = target.all_releases(root)
+    refuse_dirty_projects(root, selected)
+    outcomes = [update_one(root, project, to, all_releases) for project in selected]
     for outcome in outcomes:
         print(outcome.describe(), file=out)
     if any(o.status == "conflicts" for o in outcomes):

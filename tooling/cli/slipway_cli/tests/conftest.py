@@ -9,29 +9,57 @@ from pathlib import Path
 
 import pytest
 
+import slipway_cli
+
+# The guard Copier runs, copied into the fixture repository where its copier.yml points.
+GUARD_FILES = ("__init__.py", "releases.py", "copier_guard.py")
+GUARD = (
+    "{{ _copier_python }}",
+    "{{ _copier_conf.src_path }}/tooling/cli/slipway_cli/copier_guard.py",
+)
+
 # The fixture repository is both the monorepo and its template, like the real one: the root
-# copier.yml picks templates/<template>, projects are stamped into services/ and libs/.
+# copier.yml picks templates/<template>, projects are stamped into services/ and libs/, and
+# releases are recorded in templates/releases.yml, kept on main by the guard.
 TEMPLATE_V1: dict[str, str] = {
     "copier.yml": (
         "_subdirectory: templates/{{ template }}\n"
+        "_external_data:\n"
+        '  releases: "{{ _copier_conf.src_path }}/templates/releases.yml"\n'
+        f'_tasks:\n  - command: ["{GUARD[0]}", "{GUARD[1]}", "record"]\n'
+        "_migrations:\n"
+        "  - when: \"{{ _stage == 'before' }}\"\n"
+        f'    command: ["{GUARD[0]}", "{GUARD[1]}", "preflight"]\n'
+        "  - when: \"{{ _stage == 'before' }}\"\n"
+        f'    command: ["{GUARD[0]}", "{GUARD[1]}", "migrate", "{{{{ _version_from }}}}",'
+        ' "3.0.0", "--", "sh", "-c", "if [ -f app.py ]; then git mv app.py application.py; fi"]\n'
         "template:\n  type: str\n  choices: [service, lib]\n"
         "name:\n  type: str\n"
         "owner:\n  type: str\n  default: platform-team\n"
         "reserved_names:\n  type: yaml\n  when: false\n  default: [platform, shared]\n"
+        "template_owned:\n  type: yaml\n  when: false\n"
+        "  default: {service: [app.py, application.py], lib: []}\n"
     ),
+    "templates/releases.yml": "releases:\n  - version: 1.0.0\n",
     "templates/service/{{ _copier_conf.answers_file }}.jinja": (
-        "# Changes here will be overwritten by Copier\n{{ _copier_answers | to_nice_yaml }}"
+        "# Changes here will be overwritten by Copier\n"
+        "{{ dict(_copier_answers, _commit=_copier_conf.vcs_ref_hash,"
+        " _template_version=_external_data.releases.releases[0].version) | to_nice_yaml }}"
     ),
     "templates/service/README.md.jinja": "# {{ name }}\n\nOwned by {{ owner }}.\n",
     "templates/service/app.py.jinja": 'NAME = "{{ name }}"\nGREETING = "hello"\n',
-    "templates/lib/{{ _copier_conf.answers_file }}.jinja": "{{ _copier_answers | to_nice_yaml }}",
+    "templates/lib/{{ _copier_conf.answers_file }}.jinja": (
+        "{{ dict(_copier_answers, _commit=_copier_conf.vcs_ref_hash,"
+        " _template_version=_external_data.releases.releases[0].version) | to_nice_yaml }}"
+    ),
     "templates/lib/README.md.jinja": "# lib {{ name }}\n",
     "services/README.md": "Services live here.\n",
     "libs/README.md": "Libs live here.\n",
 }
 
-# v2.0.0 changes a line the projects carry and adds a file.
+# 2.0.0 changes a line the projects carry and adds a file.
 TEMPLATE_V2: dict[str, str] = {
+    "templates/releases.yml": "releases:\n  - version: 2.0.0\n  - version: 1.0.0\n",
     "templates/service/app.py.jinja": 'NAME = "{{ name }}"\nGREETING = "hello, world"\n',
     "templates/service/CHANGELOG.md.jinja": "# {{ name }} changelog\n",
 }
@@ -52,12 +80,11 @@ def write(repo: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def commit_all(repo: Path, message: str, tag: str | None = None) -> None:
-    """Commit everything in `repo`, tagging the commit when `tag` is given."""
+def commit_all(repo: Path, message: str) -> str:
+    """Commit everything in `repo`; return the commit's full hash."""
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--message", message)
-    if tag:
-        git(repo, "tag", tag)
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 @pytest.fixture(autouse=True)
@@ -79,10 +106,15 @@ def hermetic_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A monorepo-and-template repository at template release v1.0.0, with no projects yet."""
+    """A monorepo-and-template repository at template release 1.0.0, with no projects yet."""
     root = tmp_path / "mono"
     root.mkdir()
     git(root, "init", "--quiet", "--initial-branch=main")
     write(root, TEMPLATE_V1)
-    commit_all(root, "template v1", tag="v1.0.0")
+    package = Path(slipway_cli.__file__).parent
+    guard_dir = root / "tooling" / "cli" / "slipway_cli"
+    guard_dir.mkdir(parents=True)
+    for name in GUARD_FILES:
+        (guard_dir / name).write_bytes((package / name).read_bytes())
+    commit_all(root, "template 1.0.0")
     return root

@@ -1,29 +1,37 @@
-"""End to end with real git and Copier: stamp a project, release the template, drift, update."""
+"""End to end with real git and Copier: stamp, release, drift, update, with no tags anywhere."""
 
+import contextlib
 import io
 import json
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
 
+from slipway_cli import target
 from slipway_cli.commands import drift, new, update
 from slipway_cli.errors import SlipwayError
 from slipway_cli.tests.conftest import TEMPLATE_V2, commit_all, git, write
 
 
-def stamp(repo: Path, name: str = "demo", kind: str = "service", vcs_ref: str | None = None) -> str:
-    """Stamp a project with the `new` command, commit it; return the command's output."""
+def newest_commit(repo: Path) -> str:
+    return target.choose(repo).commit
+
+
+def stamp(repo: Path, name: str = "demo", kind: str = "service") -> str:
+    """Stamp a project as `slipway new` does, commit it; return the command's output."""
     out = io.StringIO()
-    assert new.run(repo, kind, name, {}, vcs_ref=vcs_ref, defaults=True, out=out) == 0
+    code = new.run(repo, kind, name, {}, vcs_ref=newest_commit(repo), defaults=True, out=out)
+    assert code == 0
     commit_all(repo, f"stamp {name}")
     return out.getvalue()
 
 
-def release_v2(repo: Path) -> None:
-    """Change a line of the template and add a file, commit, tag v2.0.0."""
+def release_v2(repo: Path) -> str:
+    """Change a line of the template, add a file, list release 2.0.0; its commit."""
     write(repo, TEMPLATE_V2)
-    commit_all(repo, "template v2", tag="v2.0.0")
+    return commit_all(repo, "template 2.0.0")
 
 
 def run_drift(repo: Path) -> tuple[int, dict[str, object]]:
@@ -44,96 +52,79 @@ def answers(project: Path) -> dict[str, object]:
     return loaded
 
 
-def test_new_stamps_from_the_newest_tag_like_plain_copier(repo: Path) -> None:
+def status(repo: Path) -> str:
+    return git(repo, "status", "--porcelain", "-uall")
+
+
+def test_new_records_the_release_commit_not_the_head(repo: Path) -> None:
+    release = git(repo, "rev-parse", "HEAD").strip()
+    write(repo, {"services/README.md": "Services, stamped from the templates.\n"})
+    commit_all(repo, "a commit after the release")
     output = stamp(repo)
     demo = repo / "services" / "demo"
     assert (demo / "app.py").read_text() == 'NAME = "demo"\nGREETING = "hello"\n'
-    assert (demo / "README.md").read_text() == "# demo\n\nOwned by platform-team.\n"
     recorded = answers(demo)
+    assert recorded["_commit"] == release
+    assert recorded["_template_version"] == "1.0.0"
     assert recorded["_src_path"] == "."
-    assert recorded["_commit"] == "v1.0.0"
-    assert (recorded["template"], recorded["name"]) == ("service", "demo")
-    assert "./pants lint check test services/demo::" in output
+    assert git(repo, "tag", "--list") == ""
     assert "./pants run services/demo:serve" in output
 
 
-def test_new_passes_data_and_stamps_libs_into_libs(repo: Path) -> None:
-    out = io.StringIO()
-    new.run(repo, "service", "billing", {"owner": "payments"}, defaults=True, out=out)
-    assert "Owned by payments." in (repo / "services/billing/README.md").read_text()
-    new.run(repo, "lib", "money", {}, defaults=True, out=out)
-    assert (repo / "libs/money/README.md").read_text() == "# lib money\n"
-    assert "pants run" not in out.getvalue().split("libs/money")[-1]
-
-
-@pytest.mark.parametrize(
-    ("name", "message"),
-    [("BadName", "kebab-case"), ("platform", "reserved"), ("demo", "already exists")],
-)
-def test_new_refuses_bad_names_before_writing_anything(repo: Path, name: str, message: str) -> None:
+def test_a_dirty_tree_elsewhere_does_not_matter_but_dirty_templates_are_refused(
+    repo: Path,
+) -> None:
+    (repo / "notes.txt").write_text("untracked\n", encoding="utf-8")
     stamp(repo)
-    with pytest.raises(SlipwayError, match=message):
-        new.run(repo, "lib", name, {}, defaults=True, out=io.StringIO())
-    assert git(repo, "status", "--porcelain") == ""
-    assert not (repo / "libs" / name).exists()
+    recorded = answers(repo / "services" / "demo")["_commit"]
+    assert git(repo, "cat-file", "-t", str(recorded)).strip() == "commit"
+
+    (repo / "templates" / "service" / "app.py.jinja").write_text("EDITED = True\n")
+    with pytest.raises(SlipwayError, match=r"uncommitted changes \(templates/service/app.py"):
+        target.choose(repo)
+    with pytest.raises(SlipwayError, match="uncommitted changes"):
+        run_update(repo, update_all=True)
 
 
-def test_new_reports_copier_errors_and_leaves_nothing_behind(repo: Path) -> None:
-    with pytest.raises(SlipwayError, match="copier copy failed"):
-        new.run(
-            repo, "service", "billing", {}, vcs_ref="no-such-ref", defaults=True, out=io.StringIO()
-        )
-    assert not (repo / "services" / "billing").exists()
+def test_plain_copier_copy_on_a_dirty_tree_records_a_commit_of_main(repo: Path) -> None:
+    (repo / "notes.txt").write_text("untracked, so Copier renders a throwaway commit\n")
+    with contextlib.chdir(repo):
+        copier.run_copy(
+            ".", "services/plain", data={"template": "service", "name": "plain"},
+            defaults=True, unsafe=True, quiet=True,
+        )  # fmt: skip
+    recorded = answers(repo / "services" / "plain")["_commit"]
+    assert recorded == git(repo, "rev-parse", "HEAD").strip()
 
 
-def test_release_drift_update_drift(repo: Path) -> None:
+def test_release_drift_update_drift_and_plain_copier_is_a_no_op(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD").strip()
     stamp(repo)
-    assert run_drift(repo) == (
-        0,
-        {
-            "newest": "v1.0.0",
-            "projects": [
-                {
-                    "project": "services/demo",
-                    "template": "service",
-                    "version": "v1.0.0",
-                    "newest": "v1.0.0",
-                    "lags": False,
-                }
-            ],
-        },
-    )
-    release_v2(repo)
+    code, report = run_drift(repo)
+    assert code == 0
+    assert report["newest"] == "1.0.0"
+    rows = report["projects"]
+    assert isinstance(rows, list)
+    [row] = rows
+    assert (row["version"], row["commit"], row["state"]) == ("1.0.0", first, "current")
+
+    second = release_v2(repo)
     code, report = run_drift(repo)
     assert code == 1
-    assert report["newest"] == "v2.0.0"
-    assert report["projects"] == [
-        {
-            "project": "services/demo",
-            "template": "service",
-            "version": "v1.0.0",
-            "newest": "v2.0.0",
-            "lags": True,
-        }
-    ]
+    assert report["projects"][0]["state"] == "behind"  # type: ignore[index]
 
     code, output = run_update(repo, "demo")
-    assert (code, output) == (0, "services/demo: updated v1.0.0 -> v2.0.0, 3 files changed\n")
+    assert (code, output) == (0, "services/demo: updated 1.0.0 -> 2.0.0, 3 files changed\n")
     demo = repo / "services" / "demo"
     assert (demo / "CHANGELOG.md").read_text() == "# demo changelog\n"
-    assert (demo / "app.py").read_text() == 'NAME = "demo"\nGREETING = "hello, world"\n'
-    changed = sorted(line[3:] for line in git(repo, "status", "--porcelain", "-uall").splitlines())
-    assert changed == [
-        "services/demo/.copier-answers.yml",
-        "services/demo/CHANGELOG.md",
-        "services/demo/app.py",
-    ]
-    assert answers(demo)["_commit"] == "v2.0.0"
-
+    assert answers(demo)["_commit"] == second
     commit_all(repo, "update demo")
+
     assert run_drift(repo)[0] == 0
-    assert run_update(repo, update_all=True) == (0, "services/demo: already current (v2.0.0)\n")
-    assert git(repo, "status", "--porcelain") == ""
+    assert run_update(repo, update_all=True) == (0, "services/demo: already current (2.0.0)\n")
+    with contextlib.chdir(repo):
+        copier.run_update("services/demo", unsafe=True, defaults=True, overwrite=True, quiet=True)
+    assert status(repo) == ""
 
 
 def test_update_leaves_inline_conflicts_and_exits_1(repo: Path) -> None:
@@ -145,80 +136,101 @@ def test_update_leaves_inline_conflicts_and_exits_1(repo: Path) -> None:
 
     code, output = run_update(repo, "services/demo")
     assert code == 1
-    assert output.startswith("services/demo: conflicts (v1.0.0 -> v2.0.0) in\n")
+    assert output.startswith("services/demo: conflicts (1.0.0 -> 2.0.0) in\n")
     assert "    services/demo/app.py\n" in output
-    assert "CHANGELOG" not in output.split("Resolve")[0]
     text = app.read_text()
     assert "<<<<<<< before updating" in text
-    assert ">>>>>>> after updating" in text
     assert 'GREETING = "howdy"' in text
     assert 'GREETING = "hello, world"' in text
-    assert (repo / "services" / "demo" / "CHANGELOG.md").exists()
 
 
-def test_update_refuses_a_dirty_tree_and_changes_nothing(repo: Path) -> None:
+def test_update_refuses_a_dirty_project_and_changes_nothing(repo: Path) -> None:
     stamp(repo)
     release_v2(repo)
-    (repo / "libs" / "scratch.txt").write_text("work in progress\n", encoding="utf-8")
-    before = git(repo, "status", "--porcelain", "-uall")
-
-    with pytest.raises(SlipwayError, match=r"uncommitted changes(.|\n)*libs/scratch\.txt"):
+    (repo / "services" / "demo" / "scratch.txt").write_text("work in progress\n")
+    before = status(repo)
+    with pytest.raises(SlipwayError, match=r"uncommitted changes(.|\n)*services/demo/scratch"):
         run_update(repo, update_all=True)
-    assert git(repo, "status", "--porcelain", "-uall") == before
-    assert answers(repo / "services" / "demo")["_commit"] == "v1.0.0"
-    assert not (repo / "services" / "demo" / "CHANGELOG.md").exists()
+    assert status(repo) == before
+
+
+def test_a_migration_runs_when_the_update_crosses_its_release(repo: Path) -> None:
+    stamp(repo)
+    app = repo / "services" / "demo" / "app.py"
+    app.write_text('NAME = "demo"\nGREETING = "hello"\nEXTRA = "ours"\n', encoding="utf-8")
+    commit_all(repo, "demo's own line")
+    write(repo, {"templates/releases.yml": "releases:\n  - version: 2.0.0\n  - version: 1.0.0\n",
+                 "templates/service/CHANGELOG.md.jinja": "# changes\n"})  # fmt: skip
+    commit_all(repo, "template 2.0.0")
+    assert run_update(repo, update_all=True)[0] == 0
+    commit_all(repo, "demo at 2.0.0: 3.0.0's migration did not run")
+    assert app.exists()
+
+    template = repo / "templates" / "service"
+    (template / "app.py.jinja").rename(template / "application.py.jinja")
+    write(repo, {"templates/releases.yml": "releases:\n  - version: 3.0.0\n  - version: 2.0.0\n"
+                 "  - version: 1.0.0\n"})  # fmt: skip
+    commit_all(repo, "template 3.0.0 renames app.py")
+    # The migration moves the project's own file first, so its edit survives the rename; the
+    # three-way merge then meets the template's version of the new file.
+    _, output = run_update(repo, "demo")
+    assert "services/demo" in output
+    moved = repo / "services" / "demo" / "application.py"
+    assert not app.exists()
+    assert 'EXTRA = "ours"' in moved.read_text()
+
+
+def test_drift_flags_template_changes_without_a_release(repo: Path) -> None:
+    stamp(repo)
+    write(repo, {"templates/service/app.py.jinja": "CHANGED = True\n"})
+    commit_all(repo, "a template change that forgot its release")
+    code, report = run_drift(repo)
+    assert code == 1
+    assert report["projects"][0]["state"] == "changed"  # type: ignore[index]
+
+
+def test_drift_fails_for_a_commit_it_cannot_find(repo: Path) -> None:
+    stamp(repo)
+    answers_file = repo / "services" / "demo" / ".copier-answers.yml"
+    text = answers_file.read_text()
+    recorded = str(answers(repo / "services" / "demo")["_commit"])
+    answers_file.write_text(text.replace(recorded, "0" * 40))
+    commit_all(repo, "a commit that exists nowhere")
+    out = io.StringIO()
+    assert drift.run(repo, out=out) == 1
+    assert "1 unknown" in out.getvalue()
+
+
+def test_drift_warns_about_locally_edited_template_owned_files(repo: Path) -> None:
+    stamp(repo)
+    (repo / "services" / "demo" / "app.py").write_text("LOCAL = 1\n")
+    (repo / "services" / "demo" / "README.md").write_text("# ours\n")
+    commit_all(repo, "local edits")
+    out = io.StringIO()
+    assert drift.run(repo, out=out) == 0
+    assert "  services/demo: app.py" in out.getvalue().splitlines()
+
+
+def test_drift_without_a_release_record_is_an_error(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    git(bare, "init", "--quiet")
+    write(bare, {"README.md": "x\n"})
+    commit_all(bare, "no templates")
+    with pytest.raises(SlipwayError, match="records no template release"):
+        drift.run(bare, out=io.StringIO())
+
+
+def test_a_release_not_yet_on_main_is_refused(repo: Path) -> None:
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    release_v2(repo)
+    with pytest.raises(SlipwayError, match="not on main yet"):
+        target.choose(repo)
 
 
 def test_update_names_unknown_projects(repo: Path) -> None:
     stamp(repo)
-    with pytest.raises(
-        SlipwayError, match=r"unknown project 'nope'. Known projects: services/demo"
-    ):
+    with pytest.raises(SlipwayError, match=r"unknown project 'nope'. Known projects"):
         run_update(repo, "nope")
     with pytest.raises(SlipwayError, match="--all"):
         run_update(repo)
-
-
-def test_drift_of_a_project_stamped_after_the_newest_tag(repo: Path) -> None:
-    write(repo, {"services/README.md": "Services, stamped from the templates.\n"})
-    commit_all(repo, "a commit after v1.0.0")
-    stamp(repo, vcs_ref="HEAD")
-    commit = answers(repo / "services" / "demo")["_commit"]
-    assert isinstance(commit, str)
-    assert commit.startswith("v1.0.0-1-g")
-    assert run_drift(repo)[0] == 0
-    assert run_update(repo, "demo") == (0, f"services/demo: already current ({commit})\n")
-    release_v2(repo)
-    assert run_drift(repo)[0] == 1
-
-
-def test_drift_without_tags_or_projects(tmp_path: Path) -> None:
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    git(bare, "init", "--quiet")
-    out = io.StringIO()
-    assert drift.run(bare, out=out) == 0
-    assert "No stamped projects" in out.getvalue()
-
-
-def test_drift_table(repo: Path) -> None:
-    stamp(repo)
-    stamp(repo, "money", kind="lib")
-    release_v2(repo)
-    out = io.StringIO()
-    assert drift.run(repo, out=out) == 1
-    assert out.getvalue().splitlines() == [
-        "project        template  version  newest",
-        "libs/money     lib       v1.0.0   v2.0.0  behind",
-        "services/demo  service   v1.0.0   v2.0.0  behind",
-        "",
-        "2 of 2 behind v2.0.0: `slipway update libs/money services/demo`",
-    ]
-
-
-def test_a_failed_update_is_reported_per_project(repo: Path) -> None:
-    stamp(repo)
-    out = io.StringIO()
-    assert update.run(repo, ["demo"], vcs_ref="no-such-ref", out=out) == 1
-    assert out.getvalue().startswith("services/demo: failed\n    copier update failed:")
-    assert git(repo, "status", "--porcelain") == ""

@@ -52,13 +52,14 @@ def test_without_git_on_path(
     assert "git was not found on PATH" in capsys.readouterr().err
 
 
-def test_copier_errors_are_reported_without_traceback(
+def test_bad_data_and_unknown_releases_are_one_line_errors(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(repo)
     assert main(["new", "service", "billing", "--defaults", "--data", "template=lib"]) == 2
     assert "comes from the command line" in capsys.readouterr().err
-    assert main(["new", "service", "billing", "--defaults", "--vcs-ref", "v9.9.9"]) == 2
+    assert main(["new", "service", "billing", "--defaults", "--release", "9.9.9"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("slipway: error: copier copy failed")
+    assert err.startswith("slipway: error: no release 9.9.9 in templates/releases.yml: 1.0.0")
     assert "Traceback" not in err
+    assert git(repo, "status", "--porcelain") == ""

@@ -1,0 +1,224 @@
+"""Template releases, recorded in main's history rather than in tags.
+
+`templates/releases.yml` lists the releases, newest first. The top entry is the version of the
+templates in that tree: a change to a template input (`copier.yml`, `templates/`) lands with a new
+top entry, in the same commit. The commit of a release is the newest commit, in the history of
+HEAD, that touched a template input while the release was on top; releases made before the file
+existed name their commit in the entry. Everything here needs only the history of the current
+branch, so a fresh clone (full depth) knows every project's version and the newest release.
+
+This module is imported by the CLI and run by Copier itself (`copier_guard.py`, with Copier's
+interpreter), so it needs nothing beyond the standard library, PyYAML and packaging.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.version import InvalidVersion, Version
+
+RELEASES_FILE = "templates/releases.yml"
+# What a project is rendered from: a change here is a template change and needs a release.
+TEMPLATE_INPUTS: tuple[str, ...] = ("copier.yml", "templates")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class ReleaseError(Exception):
+    """The release record or the history cannot answer: said in one message."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """One template release: its version and the full hash of its commit on main."""
+
+    version: Version
+    commit: str
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.commit[:12]})"
+
+
+def git(root: Path, *args: str, check: bool = True) -> str | None:
+    """`git ARGS` in `root`: stdout, or None when it fails and not `check`."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["git", *args],  # noqa: S607 - git from PATH, as the user's own shell finds it
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError as error:
+        raise ReleaseError("git was not found on PATH: install git and retry.") from error
+    if completed.returncode != 0:
+        if check:
+            detail = completed.stderr.strip() or completed.stdout.strip()
+            raise ReleaseError(f"`git {' '.join(args)}` failed in {root}: {detail}")
+        return None
+    return completed.stdout
+
+
+def parse_version(text: object, where: str) -> Version:
+    """A release version: PEP 440, written without a leading `v` (`0.2.0`)."""
+    if not isinstance(text, str) or text.startswith("v"):
+        raise ReleaseError(f"{where}: a release version is a string like 0.2.0, got {text!r}")
+    try:
+        return Version(text)
+    except InvalidVersion as error:
+        raise ReleaseError(f"{where}: {text!r} is not a PEP 440 version") from error
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of releases.yml: the version, and the commit when the entry names it."""
+
+    version: Version
+    commit: str | None
+
+
+def parse_entries(text: str, where: str = RELEASES_FILE) -> list[Entry]:
+    """The entries of a releases.yml text, newest first, checked: versions strictly decrease."""
+    try:
+        document: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ReleaseError(f"{where} is not valid YAML: {error}") from error
+    items = document.get("releases") if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ReleaseError(f"{where}: expected `releases:`, a non-empty list, newest first")
+    entries: list[Entry] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ReleaseError(f"{where}: release #{index + 1} is not a mapping")
+        version = parse_version(item.get("version"), f"{where}, release #{index + 1}")
+        commit = item.get("commit")
+        if commit is not None and (not isinstance(commit, str) or not _SHA.match(commit)):
+            raise ReleaseError(f"{where}: release {version} names {commit!r}, not a full hash")
+        if entries and not version < entries[-1].version:
+            raise ReleaseError(
+                f"{where}: {version} is listed below {entries[-1].version}; "
+                "releases go newest first, each version once"
+            )
+        entries.append(Entry(version, commit))
+    return entries
+
+
+def read_entries_at(root: Path, commit: str) -> list[Entry] | None:
+    """The entries of releases.yml at `commit`, or None when that tree has no such file."""
+    text = git(root, "show", f"{commit}:{RELEASES_FILE}", check=False)
+    if text is None:
+        return None
+    return parse_entries(text, f"{RELEASES_FILE} at {commit[:12]}")
+
+
+def commit_exists(root: Path, ref: str) -> bool:
+    """Whether `ref` names a commit of this repository."""
+    found = git(root, "rev-parse", "--quiet", "--verify", f"{ref}^{{commit}}", check=False)
+    return found is not None
+
+
+def full_hash(root: Path, ref: str) -> str:
+    """The full hash of the commit `ref` names."""
+    out = git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    assert out is not None  # noqa: S101 - check=True raises instead
+    return out.strip()
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool:
+    """Whether `older` is `newer` or one of its ancestors."""
+    return git(root, "merge-base", "--is-ancestor", older, newer, check=False) is not None
+
+
+def is_shallow(root: Path) -> bool:
+    """Whether the clone is shallow (part of the history is missing)."""
+    return (git(root, "rev-parse", "--is-shallow-repository") or "").strip() == "true"
+
+
+def dirty_template_inputs(root: Path) -> list[str]:
+    """Template inputs with uncommitted changes, staged changes or untracked files."""
+    out = git(root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_INPUTS)
+    return sorted(line[3:] for line in (out or "").splitlines() if line.strip())
+
+
+def _shallow_hint(root: Path) -> str:
+    if is_shallow(root):
+        return (
+            " This clone is shallow: template versions need main's full history "
+            "(`git fetch --unshallow`, or `fetch-depth: 0` in CI)."
+        )
+    return ""
+
+
+def releases(root: Path, head: str = "HEAD") -> list[Release]:
+    """Every release of the history of `head`, newest first, each with its commit."""
+    current = read_entries_at(root, head)
+    if current is None:
+        raise ReleaseError(
+            f"{RELEASES_FILE} is missing at {head}: the repository records no template release."
+        )
+    found: dict[Version, str] = {e.version: e.commit for e in current if e.commit}
+    wanted = {e.version for e in current} - set(found)
+    if wanted:
+        log = git(root, "log", "--format=%H", head, "--", *TEMPLATE_INPUTS) or ""
+        for commit in log.split():
+            entries = read_entries_at(root, commit)
+            if entries is None:
+                break  # older commits predate the file
+            top = entries[0].version
+            if top in wanted:
+                found[top] = commit
+                wanted.discard(top)
+            if not wanted:
+                break
+    if wanted:
+        missing = ", ".join(str(v) for v in sorted(wanted, reverse=True))
+        raise ReleaseError(
+            f"no commit in the history of {head} made release {missing} "
+            f"(the top entry of {RELEASES_FILE}).{_shallow_hint(root)}"
+        )
+    return [Release(e.version, found[e.version]) for e in current]
+
+
+def newest(root: Path, head: str = "HEAD") -> Release:
+    """The newest release: the version the templates in `head`'s tree are at."""
+    return releases(root, head)[0]
+
+
+def find(all_releases: Sequence[Release], version: Version) -> Release | None:
+    """The release with `version`, if there is one."""
+    return next((r for r in all_releases if r.version == version), None)
+
+
+def version_of(root: Path, commit: str, all_releases: Sequence[Release]) -> Version | None:
+    """The template version a commit renders: its releases.yml's top entry, or for a commit
+    older than the file, the newest release whose commit is that commit or an ancestor."""
+    if not commit_exists(root, commit):
+        return None
+    entries = read_entries_at(root, commit)
+    if entries is not None:
+        return entries[0].version
+    for release in all_releases:
+        if is_ancestor(root, release.commit, commit):
+            return release.version
+    return None
+
+
+def missing_commit_message(root: Path, project: str, commit: str) -> str:
+    """Why a project's recorded `_commit` cannot be used, with what to do about it."""
+    return (
+        f"{project} records template commit {commit!r}, which is not a commit of this "
+        f"repository's history.{_shallow_hint(root)} Projects must record a release commit "
+        f"on main (templates/README.md, 'Releases')."
+    )
+
+
+def same_templates(root: Path, first: str, second: str) -> bool:
+    """Whether two commits hold the same template inputs (so they render the same files)."""
+    return (
+        git(root, "diff", "--quiet", first, second, "--", *TEMPLATE_INPUTS, check=False) is not None
+    )
