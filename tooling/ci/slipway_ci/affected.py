@@ -24,6 +24,13 @@ GLOBAL_INPUTS: tuple[str, ...] = (
     "pants",  # the launcher that bootstraps Pants
     "BUILD",  # root BUILD: third-party requirements, shared file targets
     "pyproject.toml",  # ruff, mypy and pytest configuration
+    # Other tool configs at the root govern every directory (see PROJECT_INPUTS).
+    "ruff.toml",
+    ".ruff.toml",
+    "setup.cfg",
+    "pytest.ini",
+    "tox.ini",
+    ".gitignore",  # Pants ignores what git ignores: it decides which files Pants sees
     "3rdparty/**",  # requirements and lockfiles
     "tooling/pants-plugins/**",  # in-repo Pants plugins
     ".ci/**",  # the full CI entry point
@@ -33,6 +40,31 @@ GLOBAL_INPUTS: tuple[str, ...] = (
     "services/BUILD",  # layering (visibility) rules every service inherits
     "libs/BUILD",  # layering (visibility) rules every lib inherits
 )
+
+
+@dataclass(frozen=True)
+class ProjectInput:
+    """A file name that no Pants target owns, read by a tool checking the files next to it."""
+
+    name: str
+    templates: bool = False  # its change also runs TEMPLATE_STEPS
+
+
+# Files that decide the outcome of the targets in their directory and below, though no target
+# owns them (so `--changed-since` cannot see them): a change to one, in a directory under
+# PROJECT_ROOTS, runs CI on `DIR::` as well. The same names at the root are GLOBAL_INPUTS.
+PROJECT_INPUTS: tuple[ProjectInput, ...] = (
+    ProjectInput("ruff.toml"),  # ruff uses the closest config above each file
+    ProjectInput(".ruff.toml"),
+    ProjectInput("pyproject.toml"),  # [tool.ruff] for ruff, [tool.pytest.ini_options] for pytest
+    ProjectInput("setup.cfg"),  # [tool:pytest]: Pants' pytest reads it in every ancestor directory
+    ProjectInput("pytest.ini"),
+    ProjectInput("tox.ini"),  # [pytest]
+    # The project's template and version: what `slipway drift` and `copier update` do with it.
+    ProjectInput(".copier-answers.yml", templates=True),
+)
+# Where projects live: Pants' source roots are under these (pants.toml's [source]).
+PROJECT_ROOTS: tuple[str, ...] = ("services/", "libs/", "tooling/")
 
 # Files that shape what `copier copy` / `copier update` produce, or what a stamped project builds
 # on: when one changes, CI also runs the template scenarios (tooling/template_tests) and drift.
@@ -50,6 +82,8 @@ TEMPLATE_STEPS: tuple[tuple[str, ...], ...] = (
 
 EVERYTHING = "::"
 DEFAULT_UPSTREAM = "origin/main"
+# For `DIR::` arguments: a directory the change deleted selects nothing instead of failing.
+SPEC_FLAGS: tuple[str, ...] = ("--unmatched-cli-globs=ignore",)
 
 # Runs `git ARGS` in the repository; returns stripped stdout, or None when git fails.
 GitRunner = Callable[[Sequence[str]], str | None]
@@ -73,11 +107,17 @@ class Plan:
         return self.base is None or bool(self.global_hits)
 
     @property
+    def project_dirs(self) -> tuple[str, ...]:
+        """Directories whose every target runs because a project input in them changed."""
+        if self.everything:
+            return ()
+        dirs = sorted({directory_of(path) for path in self.changed if project_input(path)})
+        return tuple(d for d in dirs if not any(d.startswith(f"{outer}/") for outer in dirs))
+
+    @property
     def templates(self) -> bool:
         """Whether to run the template scenarios: everything runs, or a template input changed."""
-        return self.everything or any(
-            is_global_input(path, TEMPLATE_INPUTS) for path in self.changed
-        )
+        return self.everything or any(changes_templates(path) for path in self.changed)
 
     @property
     def nothing(self) -> bool:
@@ -94,6 +134,25 @@ def is_global_input(path: str, patterns: Sequence[str] = GLOBAL_INPUTS) -> bool:
         elif path == pattern:
             return True
     return False
+
+
+def directory_of(path: str) -> str:
+    """The directory of the repository-relative `path` ("" at the root)."""
+    return path.rpartition("/")[0]
+
+
+def project_input(path: str) -> ProjectInput | None:
+    """The PROJECT_INPUTS rule for `path`: its name in a directory under PROJECT_ROOTS."""
+    if not f"{directory_of(path)}/".startswith(PROJECT_ROOTS):
+        return None
+    name = path.rpartition("/")[2]
+    return next((rule for rule in PROJECT_INPUTS if rule.name == name), None)
+
+
+def changes_templates(path: str) -> bool:
+    """Whether a change to `path` can change what the template steps report."""
+    rule = project_input(path)
+    return is_global_input(path, TEMPLATE_INPUTS) or (rule is not None and rule.templates)
 
 
 def default_base(git: GitRunner) -> str | None:
@@ -141,8 +200,13 @@ def changed_flags(plan: Plan, *, dependents: bool) -> list[str]:
     return flags
 
 
+def project_specs(plan: Plan) -> list[str]:
+    """Pants arguments selecting every target in the plan's project directories (`DIR::`)."""
+    return [f"{directory}::" for directory in plan.project_dirs]
+
+
 def step_commands(plan: Plan) -> list[list[str]]:
-    """The commands CI runs for `plan`: checks on changed targets, check and test, templates."""
+    """The commands CI runs: on the changed targets, on the project directories, templates."""
     checks = ["tailor", "--check", "update-build-files", "--check", "lint"]
     tests = ["check", "test"]
     if plan.everything:
@@ -152,16 +216,25 @@ def step_commands(plan: Plan) -> list[list[str]]:
             ["./pants", *changed_flags(plan, dependents=False), *checks],
             ["./pants", *changed_flags(plan, dependents=True), *tests],
         ]
+    # Pants refuses target arguments next to --changed-since: the project directories run apart.
+    if plan.project_dirs:
+        specs = project_specs(plan)
+        commands.extend(
+            [["./pants", *SPEC_FLAGS, *checks, *specs], ["./pants", *SPEC_FLAGS, *tests, *specs]]
+        )
     if plan.templates:
         commands.extend(list(step) for step in TEMPLATE_STEPS)
     return commands
 
 
-def list_command(plan: Plan) -> list[str]:
-    """The Pants command listing every target that the test step would select."""
+def list_commands(plan: Plan) -> list[list[str]]:
+    """The Pants commands listing every target that the test steps would select, together."""
     if plan.everything:
-        return ["./pants", "list", EVERYTHING]
-    return ["./pants", *changed_flags(plan, dependents=True), "list"]
+        return [["./pants", "list", EVERYTHING]]
+    commands = [["./pants", *changed_flags(plan, dependents=True), "list"]]
+    if plan.project_dirs:
+        commands.append(["./pants", *SPEC_FLAGS, "list", *project_specs(plan)])
+    return commands
 
 
 def say(message: str) -> None:
@@ -207,7 +280,26 @@ def describe(plan: Plan) -> str:
     if plan.global_hits:
         shown = ", ".join(plan.global_hits[:5]) + (" ..." if len(plan.global_hits) > 5 else "")
         return f"global inputs changed since {short} ({shown}): running everything"
-    return f"{len(plan.changed)} files changed since {short}: running on affected targets"
+    message = f"{len(plan.changed)} files changed since {short}: running on affected targets"
+    if plan.project_dirs:
+        inputs = ", ".join(path for path in plan.changed if project_input(path))
+        message += f" and on every target in {', '.join(plan.project_dirs)} ({inputs})"
+    return message
+
+
+def list_targets(root: Path, commands: Sequence[Sequence[str]]) -> int:
+    """Print the sorted addresses all `commands` (Pants `list` runs) print; their exit code."""
+    addresses: set[str] = set()
+    for command in commands:
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            command, cwd=root, stdout=subprocess.PIPE, text=True, check=False
+        )
+        if done.returncode != 0:
+            return done.returncode
+        addresses.update(done.stdout.split())
+    if addresses:
+        print("\n".join(sorted(addresses)))
+    return 0
 
 
 def run_steps(root: Path, commands: Sequence[Sequence[str]]) -> int:
@@ -253,7 +345,7 @@ def execute(args: argparse.Namespace, cwd: Path) -> int:
         print("\n".join(shlex.join(command) for command in step_commands(plan)))
         return 0
     if args.list:
-        return subprocess.run(list_command(plan), cwd=root, check=False).returncode  # noqa: S603
+        return list_targets(root, list_commands(plan))
     return run_steps(root, step_commands(plan))
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from slipway_ci.affected import (
     GLOBAL_INPUTS,
+    PROJECT_INPUTS,
     CiError,
     GitRunner,
     Plan,
@@ -18,9 +19,10 @@ from slipway_ci.affected import (
     describe,
     explicit_base,
     is_global_input,
-    list_command,
+    list_commands,
     main,
     make_git,
+    make_plan,
     step_commands,
 )
 
@@ -36,6 +38,19 @@ FAKE_TEMPLATE_TESTS = """\
 printf 'template tests\\n' >> pants-calls.log
 """
 TEMPLATE_COMMANDS = ["./pants run tooling/cli -- drift", "tooling/template_tests/run"]
+CHANGED_COMMANDS = [
+    "./pants --changed-since=abc tailor --check update-build-files --check lint",
+    "./pants --changed-since=abc --changed-dependents=transitive check test",
+]
+
+
+def project_commands(*specs: str) -> list[str]:
+    """The two steps that run on every target in `specs` (`DIR::`)."""
+    flags, targets = "./pants --unmatched-cli-globs=ignore", " ".join(specs)
+    return [
+        f"{flags} tailor --check update-build-files --check lint {targets}",
+        f"{flags} check test {targets}",
+    ]
 
 
 def fake_git(answers: Mapping[str, str | None]) -> GitRunner:
@@ -45,6 +60,16 @@ def fake_git(answers: Mapping[str, str | None]) -> GitRunner:
         return answers.get(args[0])
 
     return git
+
+
+def plan_for(*changed: str) -> Plan:
+    """The plan for a change to the paths `changed` since base `abc`."""
+    return make_plan("abc", fake_git({"diff": "\n".join(changed), "ls-files": ""}))
+
+
+def commands_for(*changed: str) -> list[str]:
+    """The command lines CI runs for a change to the paths `changed` since base `abc`."""
+    return [shlex.join(command) for command in step_commands(plan_for(*changed))]
 
 
 def git(repo: Path, *args: str) -> str:
@@ -97,6 +122,12 @@ def pants_calls(repo: Path) -> list[str]:
         "pants",
         "BUILD",
         "pyproject.toml",
+        "ruff.toml",
+        ".ruff.toml",
+        "setup.cfg",
+        "pytest.ini",
+        "tox.ini",
+        ".gitignore",
         "3rdparty/python/default.lock",
         "3rdparty/python/requirements.txt",
         "tooling/pants-plugins/slipway_ruff/rules.py",
@@ -168,13 +199,19 @@ def test_changed_plan_runs_checks_on_changed_and_tests_on_dependents() -> None:
         "./pants --changed-since=abc tailor --check update-build-files --check lint",
         "./pants --changed-since=abc --changed-dependents=transitive check test",
     ]
-    assert shlex.join(list_command(plan)) == (
+    assert [shlex.join(command) for command in list_commands(plan)] == [
         "./pants --changed-since=abc --changed-dependents=transitive list"
-    )
+    ]
 
 
 @pytest.mark.parametrize(
-    "path", ["templates/service/README.md.jinja", "libs/web/slipway/web/app.py", "copier.yml"]
+    "path",
+    [
+        "templates/service/README.md.jinja",
+        "templates/releases.yml",
+        "libs/web/slipway/web/app.py",
+        "copier.yml",
+    ],
 )
 def test_template_inputs_add_drift_and_the_template_scenarios(path: str) -> None:
     plan = Plan(base="abc", changed=(path,), global_hits=())
@@ -191,6 +228,94 @@ def test_a_service_change_runs_no_template_scenarios() -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "directory"),
+    [
+        ("services/s1/ruff.toml", "services/s1"),
+        ("services/s1/.ruff.toml", "services/s1"),
+        ("services/s1/src/s1/api/ruff.toml", "services/s1/src/s1/api"),
+        ("services/s1/pyproject.toml", "services/s1"),
+        ("services/s1/setup.cfg", "services/s1"),
+        ("services/s1/src/s1/tests/pytest.ini", "services/s1/src/s1/tests"),
+        ("services/s1/tox.ini", "services/s1"),
+        ("tooling/ci/ruff.toml", "tooling/ci"),
+        ("services/ruff.toml", "services"),
+    ],
+)
+def test_an_unowned_tool_config_runs_every_target_of_its_directory(
+    path: str, directory: str
+) -> None:
+    plan = plan_for(path, "services/s2/src/s2/main.py")
+
+    assert not plan.everything
+    assert [shlex.join(command) for command in step_commands(plan)] == [
+        *CHANGED_COMMANDS,
+        *project_commands(f"{directory}::"),
+    ]
+    assert f"and on every target in {directory} ({path})" in describe(plan)
+
+
+def test_a_lib_ruff_config_also_runs_the_template_steps_as_every_lib_file_does() -> None:
+    assert commands_for("libs/a/ruff.toml") == [
+        *CHANGED_COMMANDS,
+        *project_commands("libs/a::"),
+        *TEMPLATE_COMMANDS,
+    ]
+
+
+@pytest.mark.parametrize("project", ["services/s1", "libs/a"])
+def test_copier_answers_run_the_project_and_the_template_steps(project: str) -> None:
+    assert commands_for(f"{project}/.copier-answers.yml") == [
+        *CHANGED_COMMANDS,
+        *project_commands(f"{project}::"),
+        *TEMPLATE_COMMANDS,
+    ]
+
+
+def test_project_inputs_select_each_directory_once_outermost_only() -> None:
+    assert commands_for(
+        "services/s2/ruff.toml",
+        "services/s1/src/s1/api/ruff.toml",
+        "services/s1/ruff.toml",
+        "services/s1/src/s1/tests/pytest.ini",
+    ) == [*CHANGED_COMMANDS, *project_commands("services/s1::", "services/s2::")]
+
+
+def test_project_inputs_are_listed_next_to_the_changed_targets() -> None:
+    assert [shlex.join(command) for command in list_commands(plan_for("libs/a/ruff.toml"))] == [
+        "./pants --changed-since=abc --changed-dependents=transitive list",
+        "./pants --unmatched-cli-globs=ignore list libs/a::",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "docs/ruff.toml",  # no project lives there
+        "services/s1/ruff.toml.bak",
+        "services/s1/openapi.json",  # owned by a `file` target: --changed-since sees it
+        "services/s1/src/s1/tests/conftest.py",  # owned by python_test_utils, likewise
+    ],
+)
+def test_other_files_add_no_project_steps(path: str) -> None:
+    assert commands_for(path) == CHANGED_COMMANDS
+
+
+def test_tool_configs_at_the_root_are_global_inputs() -> None:
+    # At the root, "its directory and below" is every target; an answers file is a project's.
+    not_global = [rule.name for rule in PROJECT_INPUTS if not is_global_input(rule.name)]
+
+    assert not_global == [".copier-answers.yml"]
+
+
+def test_a_global_change_runs_everything_and_no_project_steps() -> None:
+    assert commands_for("pants.toml", "services/s1/ruff.toml") == [
+        "./pants tailor --check update-build-files --check lint ::",
+        "./pants check test ::",
+        *TEMPLATE_COMMANDS,
+    ]
+
+
+@pytest.mark.parametrize(
     "plan",
     [
         Plan(base="abc", changed=("pants.toml", "x.py"), global_hits=("pants.toml",)),
@@ -204,7 +329,7 @@ def test_global_change_or_no_base_runs_everything(plan: Plan) -> None:
         "./pants check test ::",
         *TEMPLATE_COMMANDS,
     ]
-    assert list_command(plan) == ["./pants", "list", "::"]
+    assert list_commands(plan) == [["./pants", "list", "::"]]
     assert "running everything" in describe(plan)
 
 
@@ -256,6 +381,42 @@ def test_runs_every_step_and_fails_when_one_fails(
 
     assert len(pants_calls(repo)) == 2
     assert capsys.readouterr().err.count("FAILED:") == 2
+
+
+def test_an_untracked_project_ruff_config_runs_the_project_steps(repo: Path) -> None:
+    (repo / "services/s1/ruff.toml").write_text("line-length = 100\n")
+
+    assert main(["--base", "HEAD"]) == 0
+
+    assert pants_calls(repo)[2:] == [
+        "--unmatched-cli-globs=ignore tailor --check update-build-files --check lint services/s1::",
+        "--unmatched-cli-globs=ignore check test services/s1::",
+    ]
+
+
+def test_list_prints_the_changed_and_the_project_targets_once_each(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each `list` answers with a target of its own and one that both select.
+    (repo / "pants").write_text(
+        FAKE_PANTS
+        + 'echo "both:target"\n'
+        + '[[ "$*" == *--changed-since* ]] && echo "changed:target" || echo "project:target"\n'
+    )
+    git(repo, "commit", "-q", "-am", "pants that lists")
+    (repo / "services/s1/ruff.toml").write_text("line-length = 100\n")
+
+    assert main(["--list", "--base", "HEAD"]) == 0
+
+    assert capsys.readouterr().out.splitlines() == [
+        "both:target",
+        "changed:target",
+        "project:target",
+    ]
+    assert pants_calls(repo) == [
+        f"--changed-since={git(repo, 'rev-parse', 'HEAD')} --changed-dependents=transitive list",
+        "--unmatched-cli-globs=ignore list services/s1::",
+    ]
 
 
 def test_without_a_parent_commit_runs_everything(

@@ -1,7 +1,9 @@
 """Target selection of `tooling/ci/affected --list`, run with real Pants on a small git repo.
 
-The repository: lib `slipway.a`, service s1 importing it (with a test of s1), service s2 not.
-Each test branches from the first commit, commits a change, and lists what CI would select.
+The repository: lib `slipway.a`, service s1 importing it, service s2 not. s1 has what a stamped
+service has: its own ruff.toml, a conftest.py, a test of its code and a contract test reading
+openapi.json through a `file` target. Each test branches from the first commit, commits a
+change, and lists what CI would select.
 """
 
 import os
@@ -39,11 +41,26 @@ use_rust_parser = true
     "README.md": "A repository for testing affected-only CI.\n",
     "libs/a/slipway/a/BUILD": "python_sources()\n",
     "libs/a/slipway/a/__init__.py": "VALUE = 1\n",
-    "services/s1/src/slipway_s1/BUILD": 'python_sources()\npython_tests(name="tests")\n',
+    "services/s1/ruff.toml": 'extend = "../../pyproject.toml"\n',
+    "services/s1/openapi.json": '{"openapi": "3.1.0"}\n',
+    "services/s1/BUILD": 'file(name="contract", source="openapi.json")\n',
+    "services/s1/src/slipway_s1/BUILD": """\
+python_sources()
+python_test_utils(name="test_utils")
+python_tests(
+    name="tests",
+    overrides={"test_contract.py": {"dependencies": ["services/s1:contract"]}},
+)
+""",
+    "services/s1/src/slipway_s1/conftest.py": '"""Fixtures for the tests of s1."""\n',
     "services/s1/src/slipway_s1/main.py": "from slipway.a import VALUE\n\nDOUBLED = VALUE * 2\n",
     "services/s1/src/slipway_s1/test_main.py": (
         "from slipway_s1.main import DOUBLED\n\n\ndef test_doubled() -> None:\n"
         "    assert DOUBLED == 2\n"
+    ),
+    "services/s1/src/slipway_s1/test_contract.py": (
+        "from pathlib import Path\n\n\ndef test_contract_is_committed() -> None:\n"
+        '    assert Path("services/s1/openapi.json").is_file()\n'
     ),
     "services/s2/src/slipway_s2/BUILD": "python_sources()\n",
     "services/s2/src/slipway_s2/main.py": 'NAME = "s2"\n',
@@ -111,9 +128,9 @@ def selected(repo: Path) -> tuple[set[str], str]:
     return set(done.stdout.split()), done.stderr
 
 
-def under(addresses: set[str], prefix: str) -> set[str]:
-    """The addresses in directory `prefix`."""
-    return {address for address in addresses if address.startswith(prefix)}
+def under(addresses: set[str], directory: str) -> set[str]:
+    """The addresses in `directory` or below it."""
+    return {a for a in addresses if a.startswith((f"{directory}/", f"{directory}:"))}
 
 
 def test_service_change_selects_only_that_service(repo: Path) -> None:
@@ -122,7 +139,7 @@ def test_service_change_selects_only_that_service(repo: Path) -> None:
     addresses, err = selected(repo)
 
     assert "services/s2/src/slipway_s2/main.py" in addresses
-    assert addresses == under(addresses, "services/s2/")
+    assert addresses == under(addresses, "services/s2")
     assert "running on affected targets" in err
 
 
@@ -135,7 +152,50 @@ def test_lib_change_selects_the_lib_and_its_dependents_only(repo: Path) -> None:
     assert "services/s1/src/slipway_s1/main.py" in addresses
     # Transitive: the test imports main.py, which imports the lib.
     assert "services/s1/src/slipway_s1/test_main.py:tests" in addresses
-    assert under(addresses, "services/s2/") == set()
+    assert under(addresses, "services/s2") == set()
+
+
+def test_project_ruff_config_change_selects_that_project_only(repo: Path) -> None:
+    commit_change(repo, "change-s1-ruff", "services/s1/ruff.toml")
+
+    addresses, err = selected(repo)
+
+    # No target owns ruff.toml, but it decides whether every file of s1 passes lint.
+    assert {
+        "services/s1:contract",
+        "services/s1/src/slipway_s1/main.py",
+        "services/s1/src/slipway_s1/test_main.py:tests",
+        "services/s1/src/slipway_s1/test_contract.py:tests",
+    } <= addresses
+    assert addresses == under(addresses, "services/s1")
+    assert "every target in services/s1 (services/s1/ruff.toml)" in err
+
+
+def test_contract_change_selects_the_contract_test_through_its_file_target(repo: Path) -> None:
+    commit_change(repo, "change-s1-contract", "services/s1/openapi.json")
+
+    addresses, _ = selected(repo)
+
+    # Owned by `file(name="contract")`, so --changed-since sees it: no project rule needed.
+    assert addresses == {
+        "services/s1:contract",
+        "services/s1/src/slipway_s1:tests",
+        "services/s1/src/slipway_s1/test_contract.py:tests",
+    }
+
+
+def test_conftest_change_selects_the_tests_below_it(repo: Path) -> None:
+    commit_change(repo, "change-s1-conftest", "services/s1/src/slipway_s1/conftest.py")
+
+    addresses, _ = selected(repo)
+
+    # Owned by python_test_utils; Pants infers it as a dependency of every test below it.
+    assert addresses == {
+        "services/s1/src/slipway_s1/conftest.py:test_utils",
+        "services/s1/src/slipway_s1:tests",
+        "services/s1/src/slipway_s1/test_main.py:tests",
+        "services/s1/src/slipway_s1/test_contract.py:tests",
+    }
 
 
 def test_pants_toml_change_selects_everything(repo: Path) -> None:
