@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from slipway_cli import releases
 from slipway_cli.errors import SlipwayError
 
 
 def run_git(cwd: Path, *args: str) -> str:
     """Run `git ARGS` in `cwd` and return its stdout; a failure raises `SlipwayError`."""
     try:
-        completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", *args],  # noqa: S607 - git is found on PATH, like the user's own shell
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError as error:
-        raise SlipwayError("git was not found on PATH: install git and retry.") from error
-    if completed.returncode != 0:
-        detail = completed.stderr.strip() or completed.stdout.strip()
-        raise SlipwayError(f"`git {' '.join(args)}` failed in {cwd}:\n{detail}")
-    return completed.stdout
+        out = releases.git(cwd, *args)
+    except releases.ReleaseError as error:
+        raise SlipwayError(str(error)) from error
+    assert out is not None  # noqa: S101 - check=True raises instead
+    return out
 
 
 def repo_root(cwd: Path) -> Path:

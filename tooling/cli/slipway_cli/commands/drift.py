@@ -3,8 +3,11 @@
 A project is `current` (on the newest release), `behind` (an older release), `changed` (its
 release's templates changed after it was stamped, without a new release: add one) or `unknown`
 (its `_commit` is not in this history). Anything but `current` exits 1: drift never passes for
-lack of data. Template-owned files that differ from their rendering at the project's own
-release are listed as warnings: a next update may conflict in them.
+lack of data. One exception: on a branch that introduces a release (its commit is not on main
+yet), projects on the newest release of main are `pending`, not failing: they are rolled out
+from main once the release is merged, so that they record a commit that ships.
+Template-owned files that differ from their rendering at the project's own release are listed
+as warnings: a next update may conflict in them.
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ class Row:
     edited: tuple[str, ...] = ()
 
 
+def shipped(root: Path, known: Sequence[releases.Release]) -> releases.Release:
+    """The newest release whose commit is on main (the oldest one when none is)."""
+    return next((r for r in known if target.on_main(root, r.commit)), known[-1])
+
+
 def _state(
-    root: Path, project: projects.Project, known: Sequence[releases.Release]
+    root: Path,
+    project: projects.Project,
+    known: Sequence[releases.Release],
+    on_main: releases.Release,
 ) -> tuple[str | None, str]:
     if not releases.commit_exists(root, project.commit):
         return None, "unknown"
@@ -43,8 +54,10 @@ def _state(
     release = releases.find(known, version)
     if release is None:
         return str(version), "unknown"
-    if version < known[0].version:
+    if version < on_main.version:
         return str(version), "behind"
+    if version < known[0].version:
+        return str(version), "pending"
     if not releases.same_templates(root, project.commit, release.commit):
         return str(version), "changed"
     return str(version), "current"
@@ -53,9 +66,10 @@ def _state(
 def rows(root: Path, *, check_edits: bool = True) -> list[Row]:
     """A row per stamped project, with its locally edited template-owned files."""
     known = target.all_releases(root)
+    on_main = shipped(root, known)
     result: list[Row] = []
     for project in projects.discover(root):
-        version, state = _state(root, project, known)
+        version, state = _state(root, project, known, on_main)
         edited: tuple[str, ...] = ()
         if check_edits and state != "unknown":
             edited = local_edits.edited_files(root, project)
@@ -86,6 +100,10 @@ _ADVICE = {
         "their release's templates changed after they were stamped; templates/ changes need a "
         "new release entry in templates/releases.yml (templates/README.md, 'Releases')"
     ),
+    "pending": (
+        "the newest release is not on main yet: once it is merged, run `slipway update --all` "
+        "from main"
+    ),
     "unknown": (
         "their `_commit` is not in this history (a shallow clone needs `git fetch "
         "--unshallow`; a commit that never reached main must be re-recorded from a release)"
@@ -96,7 +114,7 @@ _ADVICE = {
 def run(root: Path, *, as_json: bool = False, out: TextIO, check_edits: bool = True) -> int:
     """Print every stamped project's release; 1 when any is not on the newest one."""
     table_rows = rows(root, check_edits=check_edits)
-    failing = [r for r in table_rows if r.state != "current"]
+    failing = [r for r in table_rows if r.state not in ("current", "pending")]
     if as_json:
         newest = str(target.all_releases(root)[0].version)
         document = {"newest": newest, "projects": [asdict(r) for r in table_rows]}
@@ -116,6 +134,6 @@ def run(root: Path, *, as_json: bool = False, out: TextIO, check_edits: bool = T
               "them; move the change into a lib or the template):", file=out)  # fmt: skip
         for row in edited:
             print(f"  {row.project}: {', '.join(row.edited)}", file=out)
-    if not failing:
+    if not failing and not any(r.state == "pending" for r in table_rows):
         print(f"\nEvery project is on the newest release, {table_rows[0].newest}.", file=out)
     return EXIT_ATTENTION if failing else EXIT_OK

@@ -221,11 +221,21 @@ def test_drift_without_a_release_record_is_an_error(tmp_path: Path) -> None:
         drift.run(bare, out=io.StringIO())
 
 
-def test_a_release_not_yet_on_main_is_refused(repo: Path) -> None:
+def test_a_release_not_yet_on_main_is_pending_and_not_recorded(repo: Path) -> None:
+    stamp(repo)
     git(repo, "checkout", "--quiet", "-b", "feature")
     release_v2(repo)
     with pytest.raises(SlipwayError, match="not on main yet"):
         target.choose(repo)
+    code, report = run_drift(repo)
+    assert code == 0
+    assert report["projects"][0]["state"] == "pending"  # type: ignore[index]
+
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "merge", "--quiet", "--ff-only", "feature")
+    code, report = run_drift(repo)
+    assert code == 1
+    assert report["projects"][0]["state"] == "behind"  # type: ignore[index]
 
 
 def test_update_names_unknown_projects(repo: Path) -> None:
