@@ -142,13 +142,7 @@ def create(source: Path, copier: Path, parent: Path | None = None) -> Workspace:
     workspace = Workspace(root=base, copier=copier)
     workspace.git("clone", "--quiet", "--no-tags", "--no-hardlinks", str(source), str(root))
     workspace.root = root
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"],  # noqa: S607
-        cwd=source,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    head = workspace.git("-C", str(source), "rev-parse", "HEAD").output.strip()
     workspace.git("checkout", "--quiet", "-B", "main", head)
     if workspace.git("tag", "--list").output.strip():
         raise StepFailedError("the clone has tags: it would not be the repository as it ships")

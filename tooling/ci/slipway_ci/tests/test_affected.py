@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from slipway_ci.affected import (
-    GLOBAL_INPUTS,
-    PROJECT_INPUTS,
     CiError,
     GitRunner,
     Plan,
@@ -18,13 +16,13 @@ from slipway_ci.affected import (
     default_base,
     describe,
     explicit_base,
-    is_global_input,
     list_commands,
     main,
     make_git,
     make_plan,
     step_commands,
 )
+from slipway_ci.inputs import GLOBAL_INPUTS, PROJECT_INPUTS, is_global_input
 
 # Stands in for ./pants: records each call's arguments, fails when $FAKE_PANTS_FAIL is set.
 FAKE_PANTS = """\
