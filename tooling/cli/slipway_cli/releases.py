@@ -145,17 +145,15 @@ def dirty_template_inputs(root: Path) -> list[str]:
     return sorted(line[3:] for line in (out or "").splitlines() if line.strip())
 
 
-def _shallow_hint(root: Path) -> str:
-    if is_shallow(root):
-        return (
-            " This clone is shallow: template versions need main's full history "
-            "(`git fetch --unshallow`, or `fetch-depth: 0` in CI)."
-        )
-    return ""
-
-
 def releases(root: Path, head: str = "HEAD") -> list[Release]:
-    """Every release of the history of `head`, newest first, each with its commit."""
+    """Every release of the history of `head`, newest first, each with its commit.
+
+    A shallow clone is refused: its oldest commit would seem to add every template input."""
+    if is_shallow(root):
+        raise ReleaseError(
+            "this clone is shallow: template releases need main's full history "
+            "(`git fetch --unshallow`; in CI, check out with `fetch-depth: 0`)."
+        )
     current = read_entries_at(root, head)
     if current is None:
         raise ReleaseError(
@@ -179,7 +177,7 @@ def releases(root: Path, head: str = "HEAD") -> list[Release]:
         missing = ", ".join(str(v) for v in sorted(wanted, reverse=True))
         raise ReleaseError(
             f"no commit in the history of {head} made release {missing} "
-            f"(the top entry of {RELEASES_FILE}).{_shallow_hint(root)}"
+            f"(the top entry of {RELEASES_FILE})."
         )
     return [Release(e.version, found[e.version]) for e in current]
 
@@ -212,8 +210,8 @@ def missing_commit_message(root: Path, project: str, commit: str) -> str:
     """Why a project's recorded `_commit` cannot be used, with what to do about it."""
     return (
         f"{project} records template commit {commit!r}, which is not a commit of this "
-        f"repository's history.{_shallow_hint(root)} Projects must record a release commit "
-        f"on main (templates/README.md, 'Releases')."
+        "repository's history: projects must record a release commit on main "
+        "(templates/README.md, 'Releases')."
     )
 
 

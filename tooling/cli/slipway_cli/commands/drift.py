@@ -105,8 +105,8 @@ _ADVICE = {
         "from main"
     ),
     "unknown": (
-        "their `_commit` is not in this history (a shallow clone needs `git fetch "
-        "--unshallow`; a commit that never reached main must be re-recorded from a release)"
+        "their `_commit` is not in this history: a commit that never reached main (a squashed "
+        "branch, a throwaway commit); `slipway update` them from a release"
     ),
 }
 

@@ -244,3 +244,11 @@ def test_update_names_unknown_projects(repo: Path) -> None:
         run_update(repo, "nope")
     with pytest.raises(SlipwayError, match="--all"):
         run_update(repo)
+
+
+def test_a_shallow_clone_is_refused_with_the_fix(repo: Path, tmp_path: Path) -> None:
+    stamp(repo)
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth", "1", f"file://{repo}", str(shallow))
+    with pytest.raises(SlipwayError, match=r"shallow(.|\n)*fetch-depth: 0"):
+        drift.run(shallow, out=io.StringIO())
