@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from slipway_cli import gitrepo, target
+from slipway_cli import gitrepo, releases, target
 from slipway_cli.commands import drift, new, update
 from slipway_cli.errors import EXIT_USAGE, SlipwayError
 
@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     new_cmd = commands.add_parser(
         "new",
         help="stamp a new service or lib from its template",
-        description="Create services/NAME or libs/NAME from the repository's Copier template.",
+        description=(
+            "Create services/NAME or libs/NAME from the repository's Copier template. Questions "
+            "take their defaults unless answered with --data; one without a default is asked in "
+            "a terminal. The root copier.yml checks every answer before anything is written."
+        ),
     )
     new_cmd.add_argument("kind", choices=("service", "lib"), help="which template to stamp")
     new_cmd.add_argument("name", help="kebab-case project name, e.g. billing or order-history")
@@ -52,13 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="answer a template question (repeatable)",
+        help=(
+            "answer a template question (repeatable); without a terminal, needed for any "
+            "question that has no default"
+        ),
     )
     new_cmd.add_argument(
         "--release", metavar="VERSION", help="template release to stamp (default: the newest)"
     )
     new_cmd.add_argument(
-        "--defaults", action="store_true", help="use defaults for unanswered questions, no prompts"
+        "--defaults",
+        action="store_true",
+        help="never ask, even in a terminal: a question without a default needs --data",
     )
 
     update_cmd = commands.add_parser(
@@ -118,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SlipwayError as error:
         print(f"{PROG}: error: {error.message}", file=sys.stderr)
         return error.exit_code
+    except releases.ReleaseError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

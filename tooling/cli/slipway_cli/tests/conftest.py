@@ -36,7 +36,6 @@ TEMPLATE_V1: dict[str, str] = {
         "template:\n  type: str\n  choices: [service, lib]\n"
         "name:\n  type: str\n"
         "owner:\n  type: str\n  default: platform-team\n"
-        "reserved_names:\n  type: yaml\n  when: false\n  default: [platform, shared]\n"
         "template_owned:\n  type: yaml\n  when: false\n"
         "  default: {service: [app.py, application.py], lib: []}\n"
     ),

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from slipway_cli.main import main
-from slipway_cli.tests.conftest import git
+from slipway_cli.tests.conftest import commit_all, git
 
 
 @pytest.mark.parametrize("argv", [[], ["new"], ["update"], ["drift"]])
@@ -23,15 +23,37 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice: 'widget'" in capsys.readouterr().err
 
 
-def test_an_invalid_name_is_one_line_on_stderr(
+def test_a_refused_name_is_the_template_s_own_message_on_one_line(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The rule is the template's validator (the real one: test_names.py); give the fixture one.
+    copier_yml = repo / "copier.yml"
+    rule = '  validator: "{% if name != name | lower %}use lowercase letters{% endif %}"\n'
+    copier_yml.write_text(
+        copier_yml.read_text().replace("name:\n  type: str\n", f"name:\n  type: str\n{rule}")
+    )
+    commit_all(repo, "a rule for names")
     monkeypatch.chdir(repo / "services")  # the root is found from any directory inside it
     assert main(["new", "service", "BadName"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("slipway: error: invalid name 'BadName'")
-    assert "Traceback" not in captured.err
+    assert captured.err == (
+        "slipway: error: Validation error for question 'name': use lowercase letters\n"
+    )
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_question_without_default_is_one_line_naming_its_data(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copier_yml = repo / "copier.yml"
+    copier_yml.write_text(copier_yml.read_text() + "ticket:\n  type: str\n")
+    commit_all(repo, "a question without a default")
+    monkeypatch.chdir(repo)
+    assert main(["new", "service", "billing"]) == 2  # no terminal under pytest
+    assert capsys.readouterr().err == (
+        'slipway: error: the template question "ticket" has no default: pass --data ticket=VALUE\n'
+    )
     assert git(repo, "status", "--porcelain") == ""
 
 
