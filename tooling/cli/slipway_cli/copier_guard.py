@@ -5,10 +5,11 @@ this script with Copier's own interpreter; it needs only the standard library, P
 packaging (Copier's dependencies) and `slipway_cli.releases` next to it:
 
 - `preflight` (before an update): refuse uncommitted template inputs, which Copier would render
-  as a throwaway commit that exists nowhere.
+  as a throwaway commit that exists nowhere, and a release that is not on main yet.
 - `record` (after every render): set the answers file's `_commit` to the commit of the release
   it names (`_template_version`), a commit of main's history, whatever Copier rendered from (a
-  later commit with the same templates, or Copier's throwaway commit for a dirty tree).
+  later commit with the same templates, or Copier's throwaway commit for a dirty tree); refuse a
+  release that is only on a branch (a copy that fails here is removed by Copier).
 - `migrate FROM_COMMIT RELEASE -- COMMAND...`: run a breaking release's migration command when
   the update goes from a version before RELEASE to RELEASE or later.
 
@@ -60,6 +61,20 @@ def refuse_dirty_templates(root: Path) -> None:
         )
 
 
+def preflight(project: Path) -> None:
+    """Before an update touches anything: refuse uncommitted template inputs, and a release
+    (the one this template checkout is at) that is not on main yet."""
+    root = repository_of(project)
+    if root is None:
+        return
+    refuse_dirty_templates(root)
+    checkout = Path(__file__).resolve().parents[3]
+    text = (checkout / releases.RELEASES_FILE).read_text(encoding="utf-8")
+    release = releases.find(releases.releases(root), releases.parse_entries(text)[0].version)
+    if release is not None and not releases.on_main(root, release.commit):
+        raise GuardError(releases.not_on_main_message(release))
+
+
 def record(project: Path) -> None:
     """Point the project's `_commit` at the commit of the release its answers name."""
     root = repository_of(project)
@@ -78,6 +93,8 @@ def record(project: Path) -> None:
             f"release {version} is not in {releases.RELEASES_FILE} at HEAD: stamp or update "
             "from a released template (templates/README.md, 'Releases')"
         )
+    if not releases.on_main(root, release.commit):
+        raise GuardError(releases.not_on_main_message(release))
     answers.write_text(
         _COMMIT_LINE.sub(f"_commit: {release.commit}", text, count=1), encoding="utf-8"
     )
@@ -106,9 +123,7 @@ def main(argv: Sequence[str]) -> int:
     project = Path.cwd()
     try:
         if argv[:1] == ["preflight"]:
-            root = repository_of(project)
-            if root is not None:
-                refuse_dirty_templates(root)
+            preflight(project)
             return 0
         if argv[:1] == ["record"]:
             record(project)

@@ -24,8 +24,14 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 RELEASES_FILE = "templates/releases.yml"
-# What a project is rendered from: a change here is a template change and needs a release.
-TEMPLATE_INPUTS: tuple[str, ...] = ("copier.yml", "templates")
+# What a stamp or update depends on (git pathspecs): copier.yml and templates/, but not the
+# documentation at the top of templates/, which nothing renders.
+TEMPLATE_INPUTS: tuple[str, ...] = ("copier.yml", "templates", ":(exclude,glob)templates/*.md")
+# What a project's files are rendered from: the same, less the release record (whose notes can
+# change without changing what any project holds). A change here needs a new release.
+RENDERED_INPUTS: tuple[str, ...] = (*TEMPLATE_INPUTS, f":(exclude){RELEASES_FILE}")
+# The branch whose history ships: a release must be on it before projects record it.
+MAIN_REFS: tuple[str, ...] = ("refs/heads/main", "refs/remotes/origin/main")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -162,13 +168,18 @@ def releases(root: Path, head: str = "HEAD") -> list[Release]:
     found: dict[Version, str] = {e.version: e.commit for e in current if e.commit}
     wanted = {e.version for e in current} - set(found)
     if wanted:
+        rendered = set(
+            (git(root, "log", "--format=%H", head, "--", *RENDERED_INPUTS) or "").split()
+        )
         log = git(root, "log", "--format=%H", head, "--", *TEMPLATE_INPUTS) or ""
         for commit in log.split():
             entries = read_entries_at(root, commit)
             if entries is None:
                 break  # older commits predate the file
             top = entries[0].version
-            if top in wanted:
+            # A release's commit changes what is rendered, or is where its entry came on top;
+            # a later edit of the notes alone does not move it.
+            if top in wanted and (commit in rendered or _introduces(root, commit, top)):
                 found[top] = commit
                 wanted.discard(top)
             if not wanted:
@@ -180,6 +191,29 @@ def releases(root: Path, head: str = "HEAD") -> list[Release]:
             f"(the top entry of {RELEASES_FILE})."
         )
     return [Release(e.version, found[e.version]) for e in current]
+
+
+def _introduces(root: Path, commit: str, version: Version) -> bool:
+    """Whether `commit` put `version` on top of the record (its first parent had another)."""
+    if not commit_exists(root, f"{commit}^"):
+        return True
+    before = read_entries_at(root, f"{commit}^")
+    return before is None or before[0].version != version
+
+
+def on_main(root: Path, commit: str) -> bool:
+    """Whether `commit` is in main's history; True when this clone has no main ref to ask."""
+    refs = [ref for ref in MAIN_REFS if commit_exists(root, ref)]
+    return not refs or any(is_ancestor(root, commit, ref) for ref in refs)
+
+
+def not_on_main_message(release: Release) -> str:
+    """Why a release on a branch is not recorded, and what to do."""
+    return (
+        f"release {release} is not on main yet: merge it, then stamp or update from main, so "
+        "projects record a commit that ships (a squash merge would leave them naming a commit "
+        "that exists nowhere)."
+    )
 
 
 def newest(root: Path, head: str = "HEAD") -> Release:

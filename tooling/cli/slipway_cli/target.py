@@ -7,15 +7,7 @@ from pathlib import Path
 from slipway_cli import releases
 from slipway_cli.errors import SlipwayError
 
-# The branch whose history ships; a release must be on it before projects record it.
-MAIN_REFS = ("refs/heads/main", "refs/remotes/origin/main")
 _SHOWN = 3
-
-
-def on_main(root: Path, commit: str) -> bool:
-    """Whether `commit` is in main's history; True when this clone has no main ref to ask."""
-    refs = [ref for ref in MAIN_REFS if releases.commit_exists(root, ref)]
-    return not refs or any(releases.is_ancestor(root, commit, ref) for ref in refs)
 
 
 def refuse_dirty_templates(root: Path) -> None:
@@ -56,9 +48,6 @@ def choose(root: Path, version: str | None = None) -> releases.Release:
             listed = ", ".join(str(r.version) for r in known)
             raise SlipwayError(f"no release {wanted} in {releases.RELEASES_FILE}: {listed}.")
         chosen = found
-    if not on_main(root, chosen.commit):
-        raise SlipwayError(
-            f"release {chosen} is not on main yet: merge it, then stamp or update from main, "
-            "so projects record a commit that ships."
-        )
+    if not releases.on_main(root, chosen.commit):
+        raise SlipwayError(releases.not_on_main_message(chosen))
     return chosen

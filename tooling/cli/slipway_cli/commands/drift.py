@@ -37,7 +37,7 @@ class Row:
 
 def shipped(root: Path, known: Sequence[releases.Release]) -> releases.Release:
     """The newest release whose commit is on main (the oldest one when none is)."""
-    return next((r for r in known if target.on_main(root, r.commit)), known[-1])
+    return next((r for r in known if releases.on_main(root, r.commit)), known[-1])
 
 
 def _state(

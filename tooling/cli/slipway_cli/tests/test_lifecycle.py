@@ -252,3 +252,29 @@ def test_a_shallow_clone_is_refused_with_the_fix(repo: Path, tmp_path: Path) -> 
     git(tmp_path, "clone", "--quiet", "--depth", "1", f"file://{repo}", str(shallow))
     with pytest.raises(SlipwayError, match=r"shallow(.|\n)*fetch-depth: 0"):
         drift.run(shallow, out=io.StringIO())
+
+
+def test_plain_copier_refuses_a_release_that_is_only_on_a_branch(repo: Path) -> None:
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    release_v2(repo)
+    with contextlib.chdir(repo), pytest.raises(Exception, match="returned non-zero exit status"):
+        copier.run_copy(
+            ".", "services/early", data={"template": "service", "name": "early"},
+            defaults=True, unsafe=True, quiet=True,
+        )  # fmt: skip
+    assert not (repo / "services" / "early").exists()
+
+
+def test_notes_and_docs_do_not_move_a_release(repo: Path) -> None:
+    stamp(repo)
+    notes = "releases:\n  - version: 1.0.0\n    notes: fixed\n"
+    write(
+        repo, {"templates/README.md": "How the templates work.\n", "templates/releases.yml": notes}
+    )
+    commit_all(repo, "docs and release notes only")
+    (repo / "templates" / "README.md").write_text("An uncommitted edit of the docs.\n")
+    assert run_drift(repo)[0] == 0
+    assert run_update(repo, update_all=True) == (0, "services/demo: already current (1.0.0)\n")
+    with contextlib.chdir(repo):
+        copier.run_update("services/demo", unsafe=True, defaults=True, overwrite=True, quiet=True)
+    assert status(repo) == " M templates/README.md\n"
