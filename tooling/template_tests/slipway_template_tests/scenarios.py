@@ -68,6 +68,8 @@ CLI_STAMPS = (
         ),
     ),
     Stamp("service", "svc-events", (("team", "search"), ("redis", "true"), ("events", "true"))),
+    # The longest name the validator allows: every rendered line still passes the BUILD checks.
+    Stamp("service", "svc-thirty-characters-name-xyz", (("database", "true"),)),
     Stamp("lib", "ledger-kit", (("team", "platform"), ("description", "Ledger helpers"))),
 )
 # Every switch at its default.
@@ -158,7 +160,12 @@ def dirty_templates_refused(ws: Workspace) -> None:
 
 def refused_names(ws: Workspace) -> None:
     """Invalid and clashing names are refused before anything is written."""
-    for kind, name in (("service", "Billing"), ("service", "json"), ("lib", "config")):
+    refused = (
+        ("service", "Billing"), ("service", "json"), ("lib", "config"),
+        # Locked distributions and the modules they install, not only requirements.
+        ("service", "idna"), ("service", "mcp-types"), ("service", "attr"),
+    )  # fmt: skip
+    for kind, name in refused:
         result = ws.slipway("new", kind, name, "--defaults", "--data", "team=x", check=False)
         if result.returncode == 0 or "Traceback" in result.output:
             raise StepFailedError(f"`slipway new {kind} {name}` was not refused cleanly")
