@@ -3,6 +3,10 @@
 Running from the root with `src_path="."` records `_src_path: .` in the answers file, exactly as
 the documented `copier copy --trust . services/<name>` does, so plain `copier update` keeps
 working from the root too.
+
+Copier runs the guard of the template checkout it renders (the release's own copy of
+`copier_guard.py`). After a stamp or update the CLI records the release commit once more with
+this checkout's guard, so what a project records never depends on which release's guard ran.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import copier
 from copier.errors import CopierError
 
+from slipway_cli import copier_guard, releases
 from slipway_cli.errors import SlipwayError
 
 
@@ -50,6 +55,7 @@ def copy(
             vcs_ref=vcs_ref,
             defaults=defaults,
         )
+    record(root / dst)
 
 
 def update(root: Path, dst: str, *, vcs_ref: str | None = None) -> None:
@@ -64,6 +70,15 @@ def update(root: Path, dst: str, *, vcs_ref: str | None = None) -> None:
             vcs_ref=vcs_ref,
             quiet=True,
         )
+    record(root / dst)
+
+
+def record(project: Path) -> None:
+    """Point `project`'s `_commit` at the commit of the release its answers name."""
+    try:
+        copier_guard.record(project)
+    except (copier_guard.GuardError, releases.ReleaseError) as error:
+        raise SlipwayError(str(error)) from error
 
 
 def render(root: Path, dst: str, data: Mapping[str, object], *, vcs_ref: str) -> None:

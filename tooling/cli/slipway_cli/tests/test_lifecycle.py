@@ -278,3 +278,18 @@ def test_notes_and_docs_do_not_move_a_release(repo: Path) -> None:
     with contextlib.chdir(repo):
         copier.run_update("services/demo", unsafe=True, defaults=True, overwrite=True, quiet=True)
     assert status(repo) == " M templates/README.md\n"
+
+
+def test_what_the_cli_records_does_not_depend_on_the_release_checkouts_guard(repo: Path) -> None:
+    release = git(repo, "rev-parse", "HEAD").strip()
+    # A guard that records whatever Copier rendered, as an older guard might: the CLI still
+    # records the release's commit, computed by its own code.
+    guard = repo / "tooling" / "cli" / "slipway_cli" / "copier_guard.py"
+    guard.write_text("import sys\nsys.exit(0)\n", encoding="utf-8")
+    commit_all(repo, "an older guard, outside the template inputs")
+    write(repo, {"services/README.md": "Later.\n"})
+    commit_all(repo, "a later commit")
+    out = io.StringIO()
+    new.run(repo, "service", "demo", {}, vcs_ref=git(repo, "rev-parse", "HEAD").strip(),
+            defaults=True, out=out)  # fmt: skip
+    assert answers(repo / "services" / "demo")["_commit"] == release
