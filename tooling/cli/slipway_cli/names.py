@@ -9,7 +9,6 @@ verdict word for word. The validator's data, the names no project may take, is g
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 # Where each template kind stamps its projects, relative to the repository root.
 KIND_DIRS: dict[str, str] = {"service": "services", "lib": "libs"}
@@ -18,11 +17,6 @@ KIND_DIRS: dict[str, str] = {"service": "services", "lib": "libs"}
 # (with `defaults`, a question without a default and no --data).
 _REFUSED = re.compile(r"^Validation error for question '(?P<question>[^']+)': ")
 _REQUIRED = re.compile(r'^Question "(?P<question>[^"]+)" is required$')
-
-
-def project_dir(root: Path, kind: str, name: str) -> Path:
-    """Where a project of template `kind` named `name` lives."""
-    return root / KIND_DIRS[kind] / name
 
 
 def refusal(error: BaseException) -> str | None:

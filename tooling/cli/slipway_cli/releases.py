@@ -128,13 +128,6 @@ def commit_exists(root: Path, ref: str) -> bool:
     return found is not None
 
 
-def full_hash(root: Path, ref: str) -> str:
-    """The full hash of the commit `ref` names."""
-    out = git(root, "rev-parse", "--verify", f"{ref}^{{commit}}")
-    assert out is not None  # noqa: S101 - check=True raises instead
-    return out.strip()
-
-
 def is_ancestor(root: Path, older: str, newer: str) -> bool:
     """Whether `older` is `newer` or one of its ancestors."""
     return git(root, "merge-base", "--is-ancestor", older, newer, check=False) is not None
@@ -214,11 +207,6 @@ def not_on_main_message(release: Release) -> str:
         "projects record a commit that ships (a squash merge would leave them naming a commit "
         "that exists nowhere)."
     )
-
-
-def newest(root: Path, head: str = "HEAD") -> Release:
-    """The newest release: the version the templates in `head`'s tree are at."""
-    return releases(root, head)[0]
 
 
 def find(all_releases: Sequence[Release], version: Version) -> Release | None:

@@ -59,15 +59,14 @@ def run(
     *,
     vcs_ref: str | None = None,
     defaults: bool = False,
-    copier_yml: Path | None = None,
     out: TextIO,
 ) -> int:
     """Stamp `kind` (`service` or `lib`) as `name`; nothing is written unless Copier accepts
     every answer.
 
     A question without a default and without --data is asked in a terminal, unless `defaults`
-    is set; otherwise it is an error naming the --data to pass. `copier_yml` is not read: the
-    rules are the template's own, at `vcs_ref`.
+    is set; otherwise it is an error naming the --data to pass. The rules are the template's
+    own, at `vcs_ref`.
     """
     if kind not in names.KIND_DIRS:
         raise SlipwayError(f"unknown template {kind!r}: choose {' or '.join(names.KIND_DIRS)}.")
