@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from slipway_cli import releases
@@ -32,10 +33,14 @@ def all_releases(root: Path) -> list[releases.Release]:
         raise SlipwayError(str(error)) from error
 
 
-def choose(root: Path, version: str | None = None) -> releases.Release:
-    """The release to render: `version`, or the newest; it must be on main."""
+def choose(
+    root: Path, version: str | None = None, known: Sequence[releases.Release] | None = None
+) -> releases.Release:
+    """The release to render: `version`, or the newest, of `known` (default: every release of
+    HEAD's history); it must be on main."""
     refuse_dirty_templates(root)
-    known = all_releases(root)
+    if known is None:
+        known = all_releases(root)
     if version is None:
         chosen = known[0]
     else:

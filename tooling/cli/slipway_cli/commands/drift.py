@@ -63,9 +63,9 @@ def _state(
     return str(version), "current"
 
 
-def rows(root: Path, *, check_edits: bool = True) -> list[Row]:
-    """A row per stamped project, with its locally edited template-owned files."""
-    known = target.all_releases(root)
+def rows(root: Path, known: Sequence[releases.Release], *, check_edits: bool = True) -> list[Row]:
+    """A row per stamped project against the releases `known`, with its locally edited
+    template-owned files."""
     on_main = shipped(root, known)
     result: list[Row] = []
     for project in projects.discover(root):
@@ -113,11 +113,11 @@ _ADVICE = {
 
 def run(root: Path, *, as_json: bool = False, out: TextIO, check_edits: bool = True) -> int:
     """Print every stamped project's release; 1 when any is not on the newest one."""
-    table_rows = rows(root, check_edits=check_edits)
+    known = target.all_releases(root)
+    table_rows = rows(root, known, check_edits=check_edits)
     failing = [r for r in table_rows if r.state not in ("current", "pending")]
     if as_json:
-        newest = str(target.all_releases(root)[0].version)
-        document = {"newest": newest, "projects": [asdict(r) for r in table_rows]}
+        document = {"newest": str(known[0].version), "projects": [asdict(r) for r in table_rows]}
         print(json.dumps(document, indent=2), file=out)
         return EXIT_ATTENTION if failing else EXIT_OK
     if not table_rows:

@@ -139,8 +139,8 @@ def run(
     if not selected:
         print("No stamped projects (services/*, libs/* with .copier-answers.yml).", file=out)
         return EXIT_OK
-    to = target.choose(root, release)
     all_releases = target.all_releases(root)
+    to = target.choose(root, release, all_releases)
     refuse_dirty_projects(root, selected)
     outcomes = [update_one(root, project, to, all_releases) for project in selected]
     for outcome in outcomes:
