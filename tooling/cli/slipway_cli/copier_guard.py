@@ -33,10 +33,16 @@ from slipway_cli import releases
 ANSWERS_FILE = ".copier-answers.yml"
 _COMMIT_LINE = re.compile(r"^_commit: .*$", re.MULTILINE)
 _VERSION_LINE = re.compile(r"^_template_version: *['\"]?(?P<version>[^'\"\s]+)", re.MULTILINE)
+_SHOWN = 3
 
 
 class GuardError(Exception):
     """A refusal: the message is printed as one line."""
+
+
+def template_checkout() -> Path:
+    """The template checkout this script belongs to: Copier's clone at the release it renders."""
+    return Path(__file__).resolve().parents[3]
 
 
 def repository_of(directory: Path) -> Path | None:
@@ -53,7 +59,8 @@ def refuse_dirty_templates(root: Path) -> None:
     """Raise when a template input has uncommitted changes."""
     dirty = releases.dirty_template_inputs(root)
     if dirty:
-        shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
+        more = len(dirty) - _SHOWN
+        shown = ", ".join(dirty[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
         raise GuardError(
             f"template inputs have uncommitted changes ({shown}): commit them with a new "
             f"release in {releases.RELEASES_FILE} first (templates/README.md, 'Releases'); "
@@ -68,8 +75,7 @@ def preflight(project: Path) -> None:
     if root is None:
         return
     refuse_dirty_templates(root)
-    checkout = Path(__file__).resolve().parents[3]
-    text = (checkout / releases.RELEASES_FILE).read_text(encoding="utf-8")
+    text = (template_checkout() / releases.RELEASES_FILE).read_text(encoding="utf-8")
     release = releases.find(releases.releases(root), releases.parse_entries(text)[0].version)
     if release is not None and not releases.on_main(root, release.commit):
         raise GuardError(releases.not_on_main_message(release))
@@ -106,8 +112,7 @@ def migrate(project: Path, from_commit: str, release: str, command: Sequence[str
     if root is None:
         return 0
     target = releases.parse_version(release, "migration")
-    template_root = Path(__file__).resolve().parents[3]
-    to_text = (template_root / releases.RELEASES_FILE).read_text(encoding="utf-8")
+    to_text = (template_checkout() / releases.RELEASES_FILE).read_text(encoding="utf-8")
     to_version = releases.parse_entries(to_text)[0].version
     from_version = releases.version_of(root, from_commit, releases.releases(root))
     if from_version is None:

@@ -5,24 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from slipway_cli import releases
+from slipway_cli import copier_guard, releases
 from slipway_cli.errors import SlipwayError
-
-_SHOWN = 3
 
 
 def refuse_dirty_templates(root: Path) -> None:
-    """Refuse uncommitted template inputs: they are in no release, and in no commit."""
-    dirty = releases.dirty_template_inputs(root)
-    if dirty:
-        shown = ", ".join(dirty[:_SHOWN]) + (
-            f" and {len(dirty) - _SHOWN} more" if len(dirty) > _SHOWN else ""
-        )
-        raise SlipwayError(
-            f"template inputs have uncommitted changes ({shown}): projects are stamped and "
-            f"updated only from a release; commit them with a new entry in "
-            f"{releases.RELEASES_FILE} first (templates/README.md, 'Releases')."
-        )
+    """Refuse uncommitted template inputs, as Copier's guard does: they are in no release."""
+    try:
+        copier_guard.refuse_dirty_templates(root)
+    except copier_guard.GuardError as error:
+        raise SlipwayError(f"{error}.") from error
 
 
 def all_releases(root: Path) -> list[releases.Release]:
