@@ -1,34 +1,41 @@
 """`create_app`: the FastAPI app every service starts from. All cross-lib wiring lives here."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from slipway.config import ServiceSettings
-from slipway.logging import configure_logging, configured_stream
+from slipway.logging import (
+    AccessLogMiddleware,
+    RequestIdMiddleware,
+    configure_logging,
+    configured_stream,
+)
 from slipway.observability import (
     NATIVE_TELEMETRY_OFF,
+    MetricsMiddleware,
     ObservabilitySettings,
     add_metrics_route,
     configure_tracing,
     instrument_app,
 )
-from slipway.web.lifecycle import Lifecycle
-from slipway.web.parts import ServiceParts
+from slipway.web.body_limit import BodyLimitMiddleware
+from slipway.web.lifecycle import Lifecycle, ReadinessCheck, Resource
 from slipway.web.probes import probes_router
-from slipway.web.problems import install_problem_handlers
+from slipway.web.problems import UnhandledErrorMiddleware, install_problem_handlers
 from slipway.web.ratelimit import (
     KeyFunc,
     MemoryRateLimitBackend,
-    RateLimitBackend,
+    RateLimitMiddleware,
+    RedisRateLimitBackend,
     principal_or_client_ip,
 )
 from slipway.web.responses import ORJSONResponse
+from slipway.web.security import SecurityHeadersMiddleware, add_cors
 from slipway.web.settings import WebSettings
-from slipway.web.stack import platform_middleware
 
 
 class _SpanExport:
@@ -47,44 +54,39 @@ class _SpanExport:
         await asyncio.to_thread(self.provider.shutdown)
 
 
-def _nested_web(settings: ServiceSettings) -> WebSettings:
-    nested = getattr(settings, "web", None)
-    return nested if isinstance(nested, WebSettings) else WebSettings()
-
-
-def _nested_observability(settings: ServiceSettings) -> ObservabilitySettings:
-    nested = getattr(settings, "observability", None)
-    return nested if isinstance(nested, ObservabilitySettings) else ObservabilitySettings()
-
-
 def create_app(
     settings: ServiceSettings,
-    parts: ServiceParts | None = None,
     *,
-    title: str | None = None,
-    description: str = "",
-    version: str | None = None,
     web: WebSettings | None = None,
     observability: ObservabilitySettings | None = None,
+    routers: Sequence[APIRouter] = (),
+    resources: Sequence[Resource] = (),
+    readiness_checks: Sequence[ReadinessCheck] = (),
+    title: str | None = None,
+    version: str | None = None,
     rate_limit_key: KeyFunc = principal_or_client_ip,
     configure_logs: bool = True,
 ) -> FastAPI:
-    """Build a service's app from its parts: probes, problems, middleware, metrics, lifespan.
+    """Build a service's app: probes, problem errors, middleware, metrics, tracing, lifespan.
 
-    The platform decides every order (see `slipway.web.stack` and the README): its own
-    resources, then `parts.auth.resource`, then `parts.resources` start in order and stop in
-    reverse; `/ready` runs the auth check and `parts.readiness_checks`; `parts.auth.bind`
-    and then each `parts.on_app` callback see the app once it is built.
+    `web` and `observability` default to the `web` / `observability` fields of `settings`
+    when it has them; `version` defaults to `settings.version`. `resources` start in order at
+    start-up and stop in reverse at shutdown.
 
-    `web` and `observability` default to the `web` / `observability` fields of `settings`;
-    `title` to `settings.service_name`; `version` to `settings.version`. With
-    `configure_logs` (the default) logging is configured from `settings`, keeping a stream
-    an earlier `configure_logging` set up; `configure_logs=False` leaves logging alone.
+    With `configure_logs` (the default) logging is configured from `settings` (service
+    identity, level, renderer); a stream an earlier `configure_logging` set up is kept,
+    otherwise lines go to stdout. Pass `configure_logs=False` to leave logging alone.
+    Every request gets one access line (`slipway.access` logger, INFO); serve the app with
+    uvicorn's own access log off, as `slipway.web.serve` does.
     """
-    parts = parts or ServiceParts()
     version = version or settings.version
-    web = web or _nested_web(settings)
-    observability = observability or _nested_observability(settings)
+    if web is None:
+        nested_web = getattr(settings, "web", None)
+        web = nested_web if isinstance(nested_web, WebSettings) else WebSettings()
+    if observability is None:
+        nested = getattr(settings, "observability", None)
+        observability = nested if isinstance(nested, ObservabilitySettings) else None
+        observability = observability or ObservabilitySettings()
     environment = settings.environment.value
     if configure_logs:
         configure_logging(
@@ -95,6 +97,7 @@ def create_app(
             renderer=settings.log_renderer,
             stream=configured_stream(),
         )
+
     tracer_provider = configure_tracing(
         service=settings.service_name,
         version=version,
@@ -102,23 +105,18 @@ def create_app(
         otlp_endpoint=observability.otlp_endpoint,
         sample_ratio=observability.sample_ratio,
     )
-
     lifecycle = Lifecycle()
     if observability.otlp_endpoint:
         lifecycle.add(_SpanExport(tracer_provider))
-    backend: RateLimitBackend | None = None
-    if web.rate_limit.enabled:
-        if parts.rate_limit_backend is not None:
-            backend = parts.rate_limit_backend  # what it uses is one of the service's resources
+    limits = web.rate_limit
+    if limits.enabled:
+        backend: MemoryRateLimitBackend | RedisRateLimitBackend
+        if limits.redis_url:
+            backend = RedisRateLimitBackend(limits.redis_url, prefix=limits.key_prefix)
         else:
-            memory = MemoryRateLimitBackend()
-            lifecycle.add(memory)
-            backend = memory
-    checks = list(parts.readiness_checks)
-    if parts.auth is not None:
-        lifecycle.add(parts.auth.resource)
-        checks.insert(0, parts.auth.readiness_check)
-    for resource in parts.resources:
+            backend = MemoryRateLimitBackend()
+        lifecycle.add(backend)
+    for resource in resources:
         lifecycle.add(resource)
 
     @asynccontextmanager
@@ -126,27 +124,15 @@ def create_app(
         async with lifecycle.running():
             yield
 
-    docs_url = "/docs" if web.docs_enabled else None
-    redoc_url = "/redoc" if web.docs_enabled else None
     app = FastAPI(
         title=title or settings.service_name,
-        description=description,
         version=version,
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
         debug=False,  # tracebacks never reach clients, whatever settings.debug says
-        docs_url=docs_url,
-        redoc_url=redoc_url,
+        docs_url="/docs" if web.docs_enabled else None,
+        redoc_url="/redoc" if web.docs_enabled else None,
         openapi_url="/openapi.json" if web.docs_enabled else None,
-        middleware=platform_middleware(
-            web,
-            docs_paths=[path for path in (docs_url, redoc_url) if path],
-            exempt_paths=[observability.metrics_path],
-            rate_limit_backend=backend,
-            rate_limit_key=rate_limit_key,
-            auth=parts.auth,
-            service_middleware=parts.middleware,
-        ),
         # slipway.observability's TracingMiddleware makes the one server span per request.
         telemetry=NATIVE_TELEMETRY_OFF,  # type: ignore[arg-type]
     )
@@ -154,18 +140,35 @@ def create_app(
     app.state.web_settings = web
 
     install_problem_handlers(app)
-    app.include_router(probes_router(lifecycle, checks, web.readiness_timeout_seconds))
-    for router in parts.routers:
+    app.include_router(probes_router(lifecycle, readiness_checks, web.readiness_timeout_seconds))
+    for router in routers:
         app.include_router(router)
     add_metrics_route(app, path=observability.metrics_path)
-    for mount in parts.mounts:
-        app.mount(mount.path, mount.app, name=mount.name)
 
-    instrument_app(app, tracer_provider)  # the server span wraps every middleware
-    if parts.auth is not None:
-        parts.auth.bind(app)
-    for callback in parts.on_app:
-        callback(app)
+    # add_middleware puts each one outside those added before: the last added runs first.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=web.max_body_bytes)
+    if limits.enabled:
+        app.add_middleware(
+            RateLimitMiddleware,
+            backend=backend,
+            requests=limits.requests,
+            window_seconds=limits.window_seconds,
+            key_func=rate_limit_key,
+            exempt_paths=(*limits.exempt_paths, observability.metrics_path),
+        )
+    app.add_middleware(UnhandledErrorMiddleware)
+    add_cors(app, web)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_paths=[path for path in (app.docs_url, app.redoc_url) if path],
+        trust_forwarded_proto=web.trust_forwarded_proto,
+        hsts_max_age_seconds=web.hsts_max_age_seconds,
+    )
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # inside the request id and the server span
+    app.add_middleware(RequestIdMiddleware)
+
+    instrument_app(app, tracer_provider)
     return app
 
 
