@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from slipway.config import Environment, ServiceSettings
 from slipway.observability import ObservabilitySettings
-from slipway.web import RateLimitSettings, WebSettings, create_app
+from slipway.web import RateLimitSettings, ServiceParts, WebSettings, create_app
 
 BENCH_PATH = "/items/{item_id}"
 """The route both apps serve; wrk requests `/items/42`."""
@@ -47,8 +47,8 @@ def platform_app(settings: ServiceSettings, web: WebSettings) -> FastAPI:
     """The handler through `create_app`: the full stack, tracing on without an exporter."""
     return create_app(
         settings,
+        ServiceParts(routers=[item_router()]),
         web=web,
         observability=ObservabilitySettings(otlp_endpoint=None, sample_ratio=1.0),
-        routers=[item_router()],
         version="bench",
     )

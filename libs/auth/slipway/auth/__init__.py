@@ -1,42 +1,57 @@
 """Bearer-token (JWT) verification for FastAPI services, plugged into slipway.web."""
 
+from slipway.auth.asgi import BearerGate, OnPrincipal
 from slipway.auth.authenticator import (
     Authenticator,
     AuthSettingsError,
     PrincipalMiddleware,
     bearer_token,
+    bearer_token_of,
+    bound_authenticator,
     build_authenticator,
 )
-from slipway.auth.dependencies import (
-    INSUFFICIENT_SCOPE_TYPE,
-    INVALID_TOKEN_TYPE,
-    MISSING_TOKEN_TYPE,
-    bearer_scheme,
-    require_scopes,
-)
+from slipway.auth.dependencies import bearer_scheme, require_scopes
 from slipway.auth.jwks import JwksCache, JwksUnavailableError
 from slipway.auth.metrics import AuthMetrics, auth_metrics
 from slipway.auth.principal import Principal
+from slipway.auth.problems import (
+    INSUFFICIENT_SCOPE_TITLE,
+    INSUFFICIENT_SCOPE_TYPE,
+    INVALID_TOKEN_TITLE,
+    INVALID_TOKEN_TYPE,
+    MISSING_TOKEN_TITLE,
+    MISSING_TOKEN_TYPE,
+)
+from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
 from slipway.auth.settings import AuthSettings
 from slipway.auth.verification import InvalidTokenError, TokenVerifier
 
 __all__ = [
+    "DEFAULT_SCOPE_IMPLICATIONS",
+    "INSUFFICIENT_SCOPE_TITLE",
     "INSUFFICIENT_SCOPE_TYPE",
+    "INVALID_TOKEN_TITLE",
     "INVALID_TOKEN_TYPE",
+    "MISSING_TOKEN_TITLE",
     "MISSING_TOKEN_TYPE",
     "AuthMetrics",
     "AuthSettings",
     "AuthSettingsError",
     "Authenticator",
+    "BearerGate",
     "InvalidTokenError",
     "JwksCache",
     "JwksUnavailableError",
+    "OnPrincipal",
     "Principal",
     "PrincipalMiddleware",
+    "ScopeImplications",
     "TokenVerifier",
     "auth_metrics",
     "bearer_scheme",
     "bearer_token",
+    "bearer_token_of",
+    "bound_authenticator",
     "build_authenticator",
     "require_scopes",
 ]

@@ -1,23 +1,25 @@
 """`Authenticator`: the verifier plus its key set, plugged into a slipway.web app."""
 
 import logging
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from slipway.auth import problems
 from slipway.auth.jwks import JwksCache
 from slipway.auth.principal import Principal
+from slipway.auth.scopes import ScopeImplications
 from slipway.auth.settings import ASYMMETRIC_ALGORITHMS, AuthSettings
 from slipway.auth.verification import InvalidTokenError, TokenVerifier
 from slipway.config import Environment
-from slipway.web.body_limit import BodyLimitMiddleware
-from slipway.web.ratelimit import RateLimitMiddleware
 
 logger = logging.getLogger("slipway.auth")
 
-# Where `install` puts the authenticator and where the middleware leaves its result.
+# Where `bind` puts the authenticator and where the middleware leaves its result.
 APP_STATE_KEY = "slipway_authenticator"
 PRINCIPAL_STATE_KEY = "principal"  # the key slipway.web's rate limiter reads
 OUTCOME_STATE_KEY = "slipway.auth.outcome"  # (token, Principal or InvalidTokenError)
@@ -28,12 +30,15 @@ class AuthSettingsError(ValueError):
 
 
 class Authenticator:
-    """Verifies bearer tokens; also the `Resource` and `ReadinessCheck` for its key set."""
+    """Verifies bearer tokens; a slipway.web `AppAuth`, and the `Resource` for its key set."""
 
     name = "auth-jwks"
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, *, resource_metadata_url: str | None = None
+    ) -> None:
         self.verifier = verifier
+        self.resource_metadata_url = resource_metadata_url
 
     @property
     def resource(self) -> "Authenticator":
@@ -83,32 +88,58 @@ class Authenticator:
         state[PRINCIPAL_STATE_KEY] = result
         return result
 
-    def install(self, app: Starlette) -> None:
-        """Make `require_scopes` find this authenticator, and add `PrincipalMiddleware`.
+    async def principal_or_problem(
+        self,
+        connection: Scope | HTTPConnection,
+        required: str | Sequence[str] = (),
+        *,
+        any_of: bool = False,
+    ) -> Principal:
+        """The caller's principal holding `required` (all, or one `any_of`), else `ProblemError`.
 
-        Call it after `create_app`, before the first request. The middleware goes just
-        outside the rate limiter, which keys on the principal it leaves in
-        `scope["state"]["principal"]`, and inside request ids, tracing and error handling, so
-        what it logs carries the request's ids.
+        The one token-to-problem path: no token is 401 `missing-token`, a refused one 401
+        `invalid-token`, too few effective scopes 403 `insufficient-scope` (see
+        `slipway.auth.problems`). Takes an ASGI scope or a Starlette request/websocket.
         """
-        if app.middleware_stack is not None:
-            raise RuntimeError("install the authenticator before the app serves requests")
+        scope = connection.scope if isinstance(connection, HTTPConnection) else connection
+        wanted = (required,) if isinstance(required, str) else tuple(required)
+        token = bearer_token_of(scope)
+        if not token:
+            raise problems.missing_token(self.resource_metadata_url)
+        try:
+            principal = await self.authenticate_request(scope, token)
+        except InvalidTokenError as error:
+            raise problems.invalid_token(error, self.resource_metadata_url) from None
+        held = (
+            principal.has_any_scope(*wanted) if any_of and wanted else principal.has_scopes(*wanted)
+        )
+        if not held:
+            missing = [name for name in wanted if name not in principal.scopes]
+            raise problems.insufficient_scope(
+                wanted, missing, any_of=any_of, resource_metadata_url=self.resource_metadata_url
+            )
+        return principal
+
+    def middleware(self) -> Middleware:
+        """`PrincipalMiddleware` for this authenticator; `create_app` places it."""
+        return Middleware(PrincipalMiddleware, authenticator=self)
+
+    def bind(self, app: Starlette) -> None:
+        """Make `require_scopes` on `app` use this authenticator (`create_app` calls it)."""
+        bound = getattr(app.state, APP_STATE_KEY, None)
+        if bound is not None and bound is not self:
+            raise RuntimeError("another Authenticator is already bound to this app")
         setattr(app.state, APP_STATE_KEY, self)
-        stack = app.user_middleware
-        stack.insert(principal_position(stack), Middleware(PrincipalMiddleware, authenticator=self))
 
 
-def principal_position(stack: list[Middleware]) -> int:
-    """Where in an outermost-first middleware list `PrincipalMiddleware` belongs.
-
-    Just outside slipway.web's rate limiter when there is one, else just outside its body
-    limit, else innermost.
-    """
-    classes: list[object] = [entry.cls for entry in stack]
-    for anchor in (RateLimitMiddleware, BodyLimitMiddleware):
-        if anchor in classes:
-            return classes.index(anchor)
-    return len(stack)
+def bound_authenticator(app: Starlette) -> Authenticator:
+    """The authenticator `bind` left on `app`; `RuntimeError` when there is none."""
+    found = getattr(app.state, APP_STATE_KEY, None)
+    if not isinstance(found, Authenticator):
+        raise RuntimeError(
+            "no Authenticator bound to this app: pass it to create_app (ServiceParts.auth)"
+        )
+    return found
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -121,10 +152,19 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
+def bearer_token_of(scope: Scope) -> str | None:
+    """The bearer token of an HTTP or WebSocket scope's `Authorization` header, else None."""
+    authorization = next(
+        (value for name, value in scope.get("headers", ()) if name == b"authorization"), None
+    )
+    return bearer_token(authorization.decode("latin-1") if authorization is not None else None)
+
+
 class PrincipalMiddleware:
     """Verifies a bearer token when there is one and leaves the `Principal` in the scope state.
 
-    It never refuses a request: routes decide with `require_scopes`, which reuses the result.
+    It never refuses a request: routes decide with `require_scopes` (or a `BearerGate`),
+    which reuse the result. Outside the rate limiter, so it keys on the principal.
     """
 
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator) -> None:
@@ -134,10 +174,7 @@ class PrincipalMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Identify the caller, then pass the request on."""
         if scope["type"] == "http":
-            authorization = next(
-                (value for name, value in scope["headers"] if name == b"authorization"), None
-            )
-            token = bearer_token(authorization.decode("latin-1") if authorization else None)
+            token = bearer_token_of(scope)
             if token:
                 try:
                     await self.authenticator.authenticate_request(scope, token)
@@ -183,6 +220,7 @@ def build_authenticator(
         hs256_secret=secret.get_secret_value() if secret is not None else None,
         leeway_seconds=settings.leeway_seconds,
         max_token_bytes=settings.max_token_bytes,
+        scope_implications=ScopeImplications(settings.scope_implications),
         registry=registry,
     )
-    return Authenticator(verifier)
+    return Authenticator(verifier, resource_metadata_url=settings.resource_metadata_url)

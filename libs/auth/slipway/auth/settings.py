@@ -2,7 +2,9 @@
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+
+from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
 
 Algorithm = Literal["RS256", "ES256", "HS256"]
 
@@ -47,6 +49,25 @@ class AuthSettings(BaseModel):
         default=None, description="development/test only: a shared HS256 key (32+ bytes)"
     )
 
+    scope_implications: dict[str, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_SCOPE_IMPLICATIONS),
+        description="scope -> scopes it implies, transitively; one '*' in a key matches any "
+        "text and stands for it in the implied scopes; {} turns implication off",
+        examples=[{"*:admin": ["*:read", "*:write"], "billing:owner": ["billing:admin"]}],
+    )
+    resource_metadata_url: str | None = Field(
+        default=None,
+        description="RFC 9728 protected resource metadata URL, sent as resource_metadata in "
+        "every WWW-Authenticate challenge (the MCP authorization spec asks for it)",
+        examples=["https://contexts.example.com/.well-known/oauth-protected-resource"],
+    )
+
+    @field_validator("scope_implications")
+    @classmethod
+    def _implications_compile(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        ScopeImplications(value)  # raises ValueError, reported as a settings error
+        return value
+
     @model_validator(mode="after")
     def _keys_match_algorithms(self) -> Self:
         hs256 = "HS256" in self.algorithms
@@ -61,4 +82,11 @@ class AuthSettings(BaseModel):
             raise ValueError("jwks_url is required for RS256/ES256 tokens")
         if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
             raise ValueError("jwks_url must be an http(s) URL")
+        url = self.resource_metadata_url
+        # It goes into a header verbatim: no spaces, controls or quotes to escape or inject.
+        if url and (
+            not url.startswith(("https://", "http://"))
+            or any(char.isspace() or char == '"' or ord(char) < 0x20 for char in url)
+        ):
+            raise ValueError("resource_metadata_url must be an http(s) URL without spaces")
         return self

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from slipway.auth.jwks import JwksCache
 from slipway.auth.metrics import auth_metrics
 from slipway.auth.principal import Principal
+from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 
@@ -70,6 +71,7 @@ class TokenVerifier:
         hs256_secret: str | None = None,
         leeway_seconds: float = 30.0,
         max_token_bytes: int = 8192,
+        scope_implications: ScopeImplications | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.issuer = issuer
@@ -78,6 +80,9 @@ class TokenVerifier:
         self._hs256_key = hs256_secret.encode() if hs256_secret is not None else None
         self.leeway_seconds = leeway_seconds
         self.max_token_bytes = max_token_bytes
+        if scope_implications is None:
+            scope_implications = ScopeImplications(DEFAULT_SCOPE_IMPLICATIONS)
+        self.scope_implications = scope_implications
         self._metrics = auth_metrics(registry)
 
     async def verify(self, token: str) -> Principal:
@@ -111,7 +116,7 @@ class TokenVerifier:
             raise InvalidTokenError(_reason_for(exc)) from None
         if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise InvalidTokenError("invalid_claim")
-        return Principal.from_claims(claims)
+        return Principal.from_claims(claims, self.scope_implications)
 
     async def _key_for(self, header: Mapping[str, Any]) -> PyJWK | bytes:
         """The one key the token may be verified with, chosen by our configuration."""

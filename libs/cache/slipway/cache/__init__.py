@@ -2,6 +2,7 @@
 
 from slipway.cache.client import RedisClient, RedisReadiness
 from slipway.cache.metrics import CacheMetrics, cache_metrics
+from slipway.cache.ratelimit import RedisRateLimitBackend
 from slipway.cache.read_through import ReadThroughCache
 from slipway.cache.settings import RedisSettings
 
@@ -9,6 +10,7 @@ __all__ = [
     "CacheMetrics",
     "ReadThroughCache",
     "RedisClient",
+    "RedisRateLimitBackend",
     "RedisReadiness",
     "RedisSettings",
     "cache_metrics",

@@ -2,10 +2,11 @@
 
 - `EventPublisher`: where the relay puts committed outbox events (a stream);
 - `EventStream`: a publisher that can also be read from an id on (SSE, watchers, the hub);
-- `ConsumerGroupStream`: a stream with consumer groups (ack, claim) for other services.
+- `ConsumerGroupStream`: a stream with consumer groups (ack, claim) for other services;
+- `MultiplexedEventStream`: a stream one reader follows over many keys (`StreamHub`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from slipway.events.envelope import Event, StreamEntry
@@ -51,4 +52,19 @@ class ConsumerGroupStream(EventStream, Protocol):
 
     async def ack(self, stream: str, group: str, entry_ids: Sequence[str]) -> None:
         """These entries are processed: the group never delivers them again."""
+        ...
+
+
+class MultiplexedEventStream(EventStream, Protocol):
+    """A stream that one reader can follow over several streams at once (the hub's)."""
+
+    async def last_id(self, stream: str) -> str:
+        """The id of the newest entry of `stream`, "0-0" when it has none."""
+        ...
+
+    async def read_many(
+        self, after: Mapping[str, str], *, limit: int, block_ms: int
+    ) -> Mapping[str, Sequence[StreamEntry]]:
+        """Entries after each stream's id (up to `limit` per stream), in one read, waiting up
+        to `block_ms` for the first; streams without new entries are left out."""
         ...

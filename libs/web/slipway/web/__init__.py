@@ -2,21 +2,25 @@
 
 from slipway.web.app import create_app, lifecycle_of
 from slipway.web.lifecycle import BackgroundTask, Lifecycle, ReadinessCheck, Resource
+from slipway.web.parts import AppAuth, Mount, ServiceParts
 from slipway.web.problems import ProblemError, problem_response
 from slipway.web.responses import ORJSONResponse, ProblemResponse
 from slipway.web.server import DrainingServer, build_server, serve
 from slipway.web.settings import RateLimitSettings, WebSettings
 
 __all__ = [
+    "AppAuth",
     "BackgroundTask",
     "DrainingServer",
     "Lifecycle",
+    "Mount",
     "ORJSONResponse",
     "ProblemError",
     "ProblemResponse",
     "RateLimitSettings",
     "ReadinessCheck",
     "Resource",
+    "ServiceParts",
     "WebSettings",
     "build_server",
     "create_app",

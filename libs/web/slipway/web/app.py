@@ -1,41 +1,35 @@
 """`create_app`: the FastAPI app every service starts from. All cross-lib wiring lives here."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
+from starlette.routing import Route
 
 from slipway.config import ServiceSettings
-from slipway.logging import (
-    AccessLogMiddleware,
-    RequestIdMiddleware,
-    configure_logging,
-    configured_stream,
-)
+from slipway.logging import configure_logging, configured_stream
 from slipway.observability import (
     NATIVE_TELEMETRY_OFF,
-    MetricsMiddleware,
     ObservabilitySettings,
     add_metrics_route,
     configure_tracing,
     instrument_app,
 )
-from slipway.web.body_limit import BodyLimitMiddleware
-from slipway.web.lifecycle import Lifecycle, ReadinessCheck, Resource
+from slipway.web.lifecycle import Lifecycle
+from slipway.web.parts import ServiceParts
 from slipway.web.probes import probes_router
-from slipway.web.problems import UnhandledErrorMiddleware, install_problem_handlers
+from slipway.web.problems import install_problem_handlers
 from slipway.web.ratelimit import (
     KeyFunc,
     MemoryRateLimitBackend,
-    RateLimitMiddleware,
-    RedisRateLimitBackend,
+    RateLimitBackend,
     principal_or_client_ip,
 )
 from slipway.web.responses import ORJSONResponse
-from slipway.web.security import SecurityHeadersMiddleware, add_cors
 from slipway.web.settings import WebSettings
+from slipway.web.stack import platform_middleware
 
 
 class _SpanExport:
@@ -54,39 +48,44 @@ class _SpanExport:
         await asyncio.to_thread(self.provider.shutdown)
 
 
+def _nested_web(settings: ServiceSettings) -> WebSettings:
+    nested = getattr(settings, "web", None)
+    return nested if isinstance(nested, WebSettings) else WebSettings()
+
+
+def _nested_observability(settings: ServiceSettings) -> ObservabilitySettings:
+    nested = getattr(settings, "observability", None)
+    return nested if isinstance(nested, ObservabilitySettings) else ObservabilitySettings()
+
+
 def create_app(
     settings: ServiceSettings,
+    parts: ServiceParts | None = None,
     *,
+    title: str | None = None,
+    description: str = "",
+    version: str | None = None,
     web: WebSettings | None = None,
     observability: ObservabilitySettings | None = None,
-    routers: Sequence[APIRouter] = (),
-    resources: Sequence[Resource] = (),
-    readiness_checks: Sequence[ReadinessCheck] = (),
-    title: str | None = None,
-    version: str | None = None,
     rate_limit_key: KeyFunc = principal_or_client_ip,
     configure_logs: bool = True,
 ) -> FastAPI:
-    """Build a service's app: probes, problem errors, middleware, metrics, tracing, lifespan.
+    """Build a service's app from its parts: probes, problems, middleware, metrics, lifespan.
 
-    `web` and `observability` default to the `web` / `observability` fields of `settings`
-    when it has them; `version` defaults to `settings.version`. `resources` start in order at
-    start-up and stop in reverse at shutdown.
+    The platform decides every order (see `slipway.web.stack` and the README): its own
+    resources, then `parts.auth.resource`, then `parts.resources` start in order and stop in
+    reverse; `/ready` runs the auth check and `parts.readiness_checks`; `parts.auth.bind`
+    and then each `parts.on_app` callback see the app once it is built.
 
-    With `configure_logs` (the default) logging is configured from `settings` (service
-    identity, level, renderer); a stream an earlier `configure_logging` set up is kept,
-    otherwise lines go to stdout. Pass `configure_logs=False` to leave logging alone.
-    Every request gets one access line (`slipway.access` logger, INFO); serve the app with
-    uvicorn's own access log off, as `slipway.web.serve` does.
+    `web` and `observability` default to the `web` / `observability` fields of `settings`;
+    `title` to `settings.service_name`; `version` to `settings.version`. With
+    `configure_logs` (the default) logging is configured from `settings`, keeping a stream
+    an earlier `configure_logging` set up; `configure_logs=False` leaves logging alone.
     """
+    parts = parts or ServiceParts()
     version = version or settings.version
-    if web is None:
-        nested_web = getattr(settings, "web", None)
-        web = nested_web if isinstance(nested_web, WebSettings) else WebSettings()
-    if observability is None:
-        nested = getattr(settings, "observability", None)
-        observability = nested if isinstance(nested, ObservabilitySettings) else None
-        observability = observability or ObservabilitySettings()
+    web = web or _nested_web(settings)
+    observability = observability or _nested_observability(settings)
     environment = settings.environment.value
     if configure_logs:
         configure_logging(
@@ -97,7 +96,6 @@ def create_app(
             renderer=settings.log_renderer,
             stream=configured_stream(),
         )
-
     tracer_provider = configure_tracing(
         service=settings.service_name,
         version=version,
@@ -105,18 +103,23 @@ def create_app(
         otlp_endpoint=observability.otlp_endpoint,
         sample_ratio=observability.sample_ratio,
     )
+
     lifecycle = Lifecycle()
     if observability.otlp_endpoint:
         lifecycle.add(_SpanExport(tracer_provider))
-    limits = web.rate_limit
-    if limits.enabled:
-        backend: MemoryRateLimitBackend | RedisRateLimitBackend
-        if limits.redis_url:
-            backend = RedisRateLimitBackend(limits.redis_url, prefix=limits.key_prefix)
+    backend: RateLimitBackend | None = None
+    if web.rate_limit.enabled:
+        if parts.rate_limit_backend is not None:
+            backend = parts.rate_limit_backend  # what it uses is one of the service's resources
         else:
-            backend = MemoryRateLimitBackend()
-        lifecycle.add(backend)
-    for resource in resources:
+            memory = MemoryRateLimitBackend()
+            lifecycle.add(memory)
+            backend = memory
+    checks = list(parts.readiness_checks)
+    if parts.auth is not None:
+        lifecycle.add(parts.auth.resource)
+        checks.insert(0, parts.auth.readiness_check)
+    for resource in parts.resources:
         lifecycle.add(resource)
 
     @asynccontextmanager
@@ -124,15 +127,27 @@ def create_app(
         async with lifecycle.running():
             yield
 
+    docs_url = "/docs" if web.docs_enabled else None
+    redoc_url = "/redoc" if web.docs_enabled else None
     app = FastAPI(
         title=title or settings.service_name,
+        description=description,
         version=version,
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
         debug=False,  # tracebacks never reach clients, whatever settings.debug says
-        docs_url="/docs" if web.docs_enabled else None,
-        redoc_url="/redoc" if web.docs_enabled else None,
+        docs_url=docs_url,
+        redoc_url=redoc_url,
         openapi_url="/openapi.json" if web.docs_enabled else None,
+        middleware=platform_middleware(
+            web,
+            docs_paths=[path for path in (docs_url, redoc_url) if path],
+            exempt_paths=[observability.metrics_path],
+            rate_limit_backend=backend,
+            rate_limit_key=rate_limit_key,
+            auth=parts.auth,
+            service_middleware=parts.middleware,
+        ),
         # slipway.observability's TracingMiddleware makes the one server span per request.
         telemetry=NATIVE_TELEMETRY_OFF,  # type: ignore[arg-type]
     )
@@ -140,35 +155,23 @@ def create_app(
     app.state.web_settings = web
 
     install_problem_handlers(app)
-    app.include_router(probes_router(lifecycle, readiness_checks, web.readiness_timeout_seconds))
-    for router in routers:
+    app.include_router(probes_router(lifecycle, checks, web.readiness_timeout_seconds))
+    for router in parts.routers:
         app.include_router(router)
     add_metrics_route(app, path=observability.metrics_path)
+    for mount in parts.mounts:
+        if mount.exact:
+            app.router.routes.append(
+                Route(mount.path, endpoint=mount.app, name=mount.name, include_in_schema=False)
+            )
+        else:
+            app.mount(mount.path, mount.app, name=mount.name)
 
-    # add_middleware puts each one outside those added before: the last added runs first.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=web.max_body_bytes)
-    if limits.enabled:
-        app.add_middleware(
-            RateLimitMiddleware,
-            backend=backend,
-            requests=limits.requests,
-            window_seconds=limits.window_seconds,
-            key_func=rate_limit_key,
-            exempt_paths=(*limits.exempt_paths, observability.metrics_path),
-        )
-    app.add_middleware(UnhandledErrorMiddleware)
-    add_cors(app, web)
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        docs_paths=[path for path in (app.docs_url, app.redoc_url) if path],
-        trust_forwarded_proto=web.trust_forwarded_proto,
-        hsts_max_age_seconds=web.hsts_max_age_seconds,
-    )
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(AccessLogMiddleware)  # inside the request id and the server span
-    app.add_middleware(RequestIdMiddleware)
-
-    instrument_app(app, tracer_provider)
+    instrument_app(app, tracer_provider)  # the server span wraps every middleware
+    if parts.auth is not None:
+        parts.auth.bind(app)
+    for callback in parts.on_app:
+        callback(app)
     return app
 
 

@@ -43,11 +43,16 @@ class AppAuth(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Mount:
-    """An extra ASGI app served under `path` (e.g. an MCP endpoint), inside every middleware."""
+    """An extra ASGI app inside every middleware: under `path`, or at `path` only if `exact`.
+
+    A prefix mount answers `path/...` (and redirects `path` to `path/`); `exact=True` serves
+    the one path itself, every method, as an endpoint such as MCP's `/mcp` wants.
+    """
 
     path: str
     app: ASGIApp
     name: str | None = None
+    exact: bool = False
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """Security headers on every response, and CORS from settings."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.web.settings import WebSettings
@@ -97,21 +96,12 @@ def with_default_headers(
     return out
 
 
-def add_cors(app: FastAPI, web: WebSettings) -> None:
-    """Add Starlette's (pure ASGI) CORS middleware when origins are configured."""
-    if not web.cors_origins:
-        return
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=web.cors_origins,
-        allow_methods=web.cors_methods,
-        allow_headers=web.cors_headers,
-        allow_credentials=web.cors_allow_credentials,
-        expose_headers=[
-            "X-Request-ID",
-            "Retry-After",
-            "RateLimit-Limit",
-            "RateLimit-Remaining",
-            "RateLimit-Reset",
-        ],
-    )
+def cors_options(web: WebSettings, expose_headers: Sequence[str]) -> dict[str, Any]:
+    """Keyword arguments for Starlette's (pure ASGI) CORSMiddleware, from the settings."""
+    return {
+        "allow_origins": web.cors_origins,
+        "allow_methods": web.cors_methods,
+        "allow_headers": web.cors_headers,
+        "allow_credentials": web.cors_allow_credentials,
+        "expose_headers": list(expose_headers),
+    }

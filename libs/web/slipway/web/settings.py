@@ -6,13 +6,11 @@ from pydantic import BaseModel, Field, model_validator
 
 
 class RateLimitSettings(BaseModel):
-    """Token-bucket rate limit per principal or client IP; shared through Redis when set."""
+    """Token-bucket rate limit per principal or client IP (the backend comes with the parts)."""
 
     enabled: bool = True
     requests: int = Field(default=600, gt=0, description="requests allowed per window")
     window_seconds: float = Field(default=60.0, gt=0)
-    redis_url: str | None = Field(default=None, examples=["redis://127.0.0.1:6379/0"])
-    key_prefix: str = "slipway:ratelimit:"
     exempt_paths: tuple[str, ...] = ("/health", "/ready", "/metrics")
 
 

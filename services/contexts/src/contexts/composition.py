@@ -11,11 +11,6 @@ Service-owned: the template wrote it once and never changes it again.
 - the /v1 REST routes, and the same registry as an MCP server at /mcp (Streamable HTTP).
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from fastapi import APIRouter, FastAPI
-
 from contexts.adapters.memory_stream import InMemoryEventStream
 from contexts.adapters.redis_stream import RedisEventStream
 from contexts.adapters.sql import SqlIdempotencyStore, SqlOutboxSource, SqlUnitOfWorkFactory
@@ -33,34 +28,15 @@ from contexts.events.relay import OutboxRelay
 from contexts.mcp.server import build_mcp
 from contexts.settings import Settings
 from slipway.auth import build_authenticator
-from slipway.cache import RedisClient
+from slipway.cache import RedisClient, RedisRateLimitBackend
 from slipway.db import Database
-from slipway.web import ReadinessCheck, Resource
+from slipway.web import ServiceParts
 
 
-@dataclass
-class Parts:
-    """What `create_app` gets: routers, resources (started in order) and readiness checks.
-
-    `installers` run on the app once `create_app` has built it (the authenticator's
-    middleware and state): `main.build_app` calls `install`.
-    """
-
-    routers: list[APIRouter] = field(default_factory=list)
-    resources: list[Resource] = field(default_factory=list)
-    readiness_checks: list[ReadinessCheck] = field(default_factory=list)
-    installers: list[Callable[[FastAPI], None]] = field(default_factory=list)
-
-    def install(self, app: FastAPI) -> None:
-        """Run every installer on the app built from these parts."""
-        for installer in self.installers:
-            installer(app)
-
-
-def compose(settings: Settings, *, clock: Clock | None = None) -> Parts:
+def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
     """Build the registry, its API and its event relay on the adapters the settings call for."""
     clock = SystemClock() if clock is None else clock
-    parts = Parts()
+    parts = ServiceParts()
 
     database = Database(settings.database, service_name=settings.service_name)
     if settings.migrate_on_startup:
@@ -69,9 +45,7 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> Parts:
     parts.readiness_checks.append(database.readiness_check)
 
     authenticator = build_authenticator(settings.auth, environment=settings.environment)
-    parts.resources.append(authenticator.resource)
-    parts.readiness_checks.append(authenticator.readiness_check)
-    parts.installers.append(authenticator.install)
+    parts.auth = authenticator
 
     kinds = default_kinds()
     registry = ContextRegistry(SqlUnitOfWorkFactory(database), kinds, clock)
@@ -86,6 +60,7 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> Parts:
     if settings.redis is not None:
         redis = RedisClient(settings.redis)
         parts.resources.append(redis)
+        parts.rate_limit_backend = RedisRateLimitBackend(redis)  # one limit across instances
         # No readiness check on Redis: it only carries events, which wait in the outbox while
         # it is down, so writes keep succeeding and the instance stays in service.
         stream = RedisEventStream(
@@ -115,5 +90,5 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> Parts:
         version=settings.version,
     )
     parts.resources.append(mcp)
-    parts.installers.append(mcp.install)
+    parts.mounts.append(mcp.mount())
     return parts

@@ -21,18 +21,7 @@ DESCRIPTION = " ".join((contexts.__doc__ or "").split("\n\n", 1)[-1].split())
 
 def build_app(settings: Settings) -> FastAPI:
     """The service's app: its routers, resources and readiness checks on slipway.web."""
-    parts = compose(settings)
-    app = create_app(
-        settings,
-        routers=parts.routers,
-        resources=parts.resources,
-        readiness_checks=parts.readiness_checks,
-        title=TITLE,
-        version=settings.version,
-    )
-    app.description = DESCRIPTION
-    parts.install(app)  # what needs the built app: the authenticator's middleware
-    return app
+    return create_app(settings, compose(settings), title=TITLE, description=DESCRIPTION)
 
 
 def main() -> int:

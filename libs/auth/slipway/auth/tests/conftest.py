@@ -1,6 +1,7 @@
 """Fixtures for the slipway.auth tests: keys, a real JWKS server on loopback, a test app."""
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,8 +18,10 @@ from slipway.auth.testing import (
     jwks_document,
     serve_jwks,
 )
-from slipway.config import Environment, ServiceSettings
-from slipway.web import RateLimitSettings, WebSettings, create_app
+from slipway.config import Environment
+from slipway.logging import RequestIdMiddleware
+from slipway.web.problems import install_problem_handlers
+from slipway.web.ratelimit import MemoryRateLimitBackend, RateLimitMiddleware
 from slipway.web.testing import app_client
 
 ISSUER = "https://issuer.test/"
@@ -103,18 +106,34 @@ def contexts_router() -> APIRouter:
     return router
 
 
-def build_app(
-    authenticator: Authenticator, *, rate_limit: RateLimitSettings | None = None
-) -> FastAPI:
-    """A slipway.web app with the authenticator plugged in the documented way."""
-    app = create_app(
-        ServiceSettings(service_name="auth-test", environment=Environment.TEST),
-        web=WebSettings(rate_limit=rate_limit or RateLimitSettings(enabled=False)),
-        routers=[contexts_router()],
-        resources=[authenticator.resource],
-        readiness_checks=[authenticator.readiness_check],
-    )
-    authenticator.install(app)
+def build_app(authenticator: Authenticator, *, rate_limit: int | None = None) -> FastAPI:
+    """An app wired as create_app wires `ServiceParts.auth`: bound, middleware outside the limiter.
+
+    Built on FastAPI directly so these tests do not depend on create_app's middleware order.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await authenticator.resource.start()
+        try:
+            yield
+        finally:
+            await authenticator.resource.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(contexts_router())
+    authenticator.bind(app)
+    if rate_limit is not None:
+        app.add_middleware(
+            RateLimitMiddleware,
+            backend=MemoryRateLimitBackend(),
+            requests=rate_limit,
+            window_seconds=60,
+        )
+    middleware = authenticator.middleware()
+    app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

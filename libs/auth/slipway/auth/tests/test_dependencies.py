@@ -1,16 +1,14 @@
-"""require_scopes in a slipway.web app: OpenAPI, problems, readiness, rate-limit keys."""
+"""require_scopes and the AppAuth contract: OpenAPI, problems, readiness, rate-limit keys."""
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from slipway.auth import Authenticator
 from slipway.auth.authenticator import PrincipalMiddleware
 from slipway.auth.testing import mint_token
 from slipway.auth.tests.conftest import AUDIENCE, ISSUER, Keys, build_app
-from slipway.logging import RequestIdMiddleware
-from slipway.web import RateLimitSettings
-from slipway.web.body_limit import BodyLimitMiddleware
-from slipway.web.ratelimit import RateLimitMiddleware
+from slipway.web.parts import AppAuth
 from slipway.web.testing import app_client
 
 
@@ -67,14 +65,15 @@ async def test_public_routes_ignore_bad_tokens(client: httpx.AsyncClient) -> Non
     assert response.status_code == 200
 
 
-async def test_readiness_reports_the_key_set(client: httpx.AsyncClient) -> None:
-    response = await client.get("/ready")
-    assert response.status_code == 200
-    assert response.json()["checks"]["auth-jwks"]["status"] == "ok"
+async def test_readiness_check_passes_once_the_key_set_is_fetched(
+    client: httpx.AsyncClient, authenticator: Authenticator
+) -> None:
+    await authenticator.readiness_check()  # the client's lifespan started the resource
+    assert authenticator.readiness_check.name == "auth-jwks"
 
 
 async def test_rate_limit_is_per_principal(authenticator: Authenticator, keys: Keys) -> None:
-    app = build_app(authenticator, rate_limit=RateLimitSettings(requests=2, window_seconds=60))
+    app = build_app(authenticator, rate_limit=2)
     alice, bob = _auth(keys, "alice"), _auth(keys, "bob")
     async with app_client(app, client=("10.0.0.1", 1)) as client:
         assert [(await client.get("/me", headers=alice)).status_code for _ in range(3)] == [
@@ -90,7 +89,7 @@ async def test_rate_limit_is_per_principal(authenticator: Authenticator, keys: K
         assert response.headers["ratelimit-remaining"] == "1"
 
 
-async def test_require_scopes_without_install_is_a_server_error(
+async def test_require_scopes_on_an_unbound_app_is_a_server_error(
     authenticator: Authenticator, keys: Keys
 ) -> None:
     app = build_app(authenticator)
@@ -108,34 +107,21 @@ def test_bearer_token_parsing(header: str) -> None:
     assert bearer_token(None) is None
 
 
-def test_principal_middleware_runs_inside_request_ids_and_before_the_rate_limiter(
-    authenticator: Authenticator,
-) -> None:
-    app = build_app(authenticator, rate_limit=RateLimitSettings(requests=2, window_seconds=60))
-
-    order: list[object] = [entry.cls for entry in app.user_middleware]  # outermost first
-
-    assert order.index(RequestIdMiddleware) < order.index(PrincipalMiddleware)
-    assert order.index(PrincipalMiddleware) == order.index(RateLimitMiddleware) - 1
-
-
-def test_principal_middleware_goes_innermost_but_for_the_body_limit_without_rate_limits(
-    authenticator: Authenticator,
-) -> None:
-    app = build_app(authenticator)
-
-    order: list[object] = [entry.cls for entry in app.user_middleware]
-
-    assert order.index(PrincipalMiddleware) == order.index(BodyLimitMiddleware) - 1
-    assert order.index(RequestIdMiddleware) < order.index(PrincipalMiddleware)
+def test_authenticator_is_the_app_auth_create_app_takes(authenticator: Authenticator) -> None:
+    auth: AppAuth = authenticator  # mypy checks the protocol statically
+    assert isinstance(auth, AppAuth)
+    factory: object = auth.middleware().cls
+    assert factory is PrincipalMiddleware
+    assert auth.middleware().kwargs == {"authenticator": authenticator}
+    app = FastAPI()
+    auth.bind(app)
+    assert app.state.slipway_authenticator is authenticator
 
 
-async def test_install_after_the_app_has_served_is_refused(
-    authenticator: Authenticator,
-) -> None:
-    app = build_app(authenticator)
-    async with app_client(app) as client:
-        await client.get("/public")
-
-    with pytest.raises(RuntimeError, match="before the app serves requests"):
-        authenticator.install(app)
+def test_binding_a_second_authenticator_is_refused(authenticator: Authenticator) -> None:
+    app = FastAPI()
+    authenticator.bind(app)
+    authenticator.bind(app)  # the same one again is harmless
+    other = Authenticator(authenticator.verifier)
+    with pytest.raises(RuntimeError, match="already bound"):
+        other.bind(app)

@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from slipway.cache import RedisClient, RedisSettings
 from slipway.config import Environment, ServiceSettings, render_settings
-from slipway.web import ReadinessCheck, Resource, create_app
+from slipway.web import ReadinessCheck, Resource, ServiceParts, create_app
 from slipway.web.testing import app_client
 
 
@@ -60,8 +60,7 @@ async def test_ready_through_the_app(redis_settings: RedisSettings) -> None:
     client = RedisClient(redis_settings, name="cache")
     app = create_app(
         ServiceSettings(service_name="cache-test", environment=Environment.TEST),
-        resources=[client],
-        readiness_checks=[client.readiness_check],
+        ServiceParts(resources=[client], readiness_checks=[client.readiness_check]),
     )
     async with app_client(app) as http:
         response = await http.get("/ready")

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from slipway.config import Environment, ServiceSettings
 from slipway.db import Database, SqlAlchemyUnitOfWork, session_dependency, unit_of_work_dependency
 from slipway.db.tests.notes import Note, note_bodies
-from slipway.web import ProblemError, create_app
+from slipway.web import ProblemError, ServiceParts, create_app
 from slipway.web.testing import app_client
 
 
@@ -40,9 +40,9 @@ def notes_app(database: Database) -> FastAPI:
     settings = ServiceSettings(service_name="db-test", environment=Environment.TEST)
     return create_app(
         settings,
-        routers=[router],
-        resources=[database],
-        readiness_checks=[database.readiness_check],
+        ServiceParts(
+            routers=[router], resources=[database], readiness_checks=[database.readiness_check]
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from slipway.config import Environment, ServiceSettings
 from slipway.db import Database, DatabaseSettings
 from slipway.db.testing import execute_outside_transaction
-from slipway.web import create_app
+from slipway.web import ServiceParts, create_app
 from slipway.web.testing import app_client
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ async def test_readiness_fails_once_the_database_is_gone(
     await execute_outside_transaction(postgres_url, f'DROP DATABASE "{name}" WITH (FORCE)')
     app = create_app(
         ServiceSettings(service_name="db-test", environment=Environment.TEST),
-        readiness_checks=[postgres_database.readiness_check],
+        ServiceParts(readiness_checks=[postgres_database.readiness_check]),
     )
     async with app_client(app) as client:
         response = await client.get("/ready")

@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 from slipway.config import ServiceSettings
 from slipway.logging import get_logger
 from slipway.observability import ObservabilitySettings
-from slipway.web import ProblemError, WebSettings, create_app
+from slipway.web import ProblemError, ServiceParts, WebSettings, create_app
 from slipway.web.example.store import GreetingStore, StoreReady
 
 VERSION = "0.1.0"
@@ -81,13 +81,9 @@ def greetings_router(store: GreetingStore) -> APIRouter:
 def build_app(settings: Settings) -> FastAPI:
     """The example app: greetings router, in-memory store and its readiness check."""
     store = GreetingStore()
-    app = create_app(
-        settings,
-        routers=[greetings_router(store)],
-        resources=[store],
-        readiness_checks=[StoreReady(store)],
-        title="Slipway example",
-        version=settings.version,
+    parts = ServiceParts(
+        routers=[greetings_router(store)], resources=[store], readiness_checks=[StoreReady(store)]
     )
+    app = create_app(settings, parts, title="Slipway example")
     app.state.store = store
     return app

@@ -1,4 +1,7 @@
-"""Rate limiting: token buckets in memory or shared through Redis, and the middleware."""
+"""Rate limiting: the backend protocol, in-memory token buckets, and the middleware.
+
+The Redis backend, shared by every instance, is `slipway.cache.ratelimit`.
+"""
 
 from slipway.web.ratelimit.base import RateLimitBackend, RateLimitDecision
 from slipway.web.ratelimit.memory_backend import MemoryRateLimitBackend
@@ -8,7 +11,6 @@ from slipway.web.ratelimit.middleware import (
     principal_or_client_ip,
     rate_limit_headers,
 )
-from slipway.web.ratelimit.redis_backend import RedisRateLimitBackend
 
 __all__ = [
     "KeyFunc",
@@ -16,7 +18,6 @@ __all__ = [
     "RateLimitBackend",
     "RateLimitDecision",
     "RateLimitMiddleware",
-    "RedisRateLimitBackend",
     "principal_or_client_ip",
     "rate_limit_headers",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from slipway.config import Environment, ServiceSettings
-from slipway.web import RateLimitSettings, WebSettings, create_app, serve
+from slipway.web import RateLimitSettings, ServiceParts, WebSettings, create_app, serve
 
 completed = 0
 router = APIRouter()
@@ -54,7 +54,7 @@ def main() -> None:
     )
     settings = ServiceSettings(service_name="sigterm-test", environment=Environment.TEST)
     journal = JournalResource(Path(os.environ["SIGTERM_APP_JOURNAL"]))
-    app = create_app(settings, web=web, routers=[router], resources=[journal])
+    app = create_app(settings, ServiceParts(routers=[router], resources=[journal]), web=web)
     serve(app)
 
 

@@ -10,6 +10,8 @@ from slipway.web import (
     BackgroundTask,
     Lifecycle,
     RateLimitSettings,
+    Resource,
+    ServiceParts,
     WebSettings,
     create_app,
     lifecycle_of,
@@ -39,9 +41,9 @@ async def test_resources_start_in_order_and_stop_in_reverse(
     service_settings: ServiceSettings,
 ) -> None:
     journal: list[str] = []
-    resources = [Recorder(name, journal) for name in ("db", "redis", "worker")]
+    resources: list[Resource] = [Recorder(name, journal) for name in ("db", "redis", "worker")]
     web = WebSettings(rate_limit=RateLimitSettings(enabled=False))
-    app = create_app(service_settings, web=web, resources=resources)
+    app = create_app(service_settings, ServiceParts(resources=resources), web=web)
     async with app_client(app) as client:
         assert journal == ["start db", "start redis", "start worker"]
         assert (await client.get("/health")).status_code == 200
@@ -105,7 +107,9 @@ async def test_span_export_closes_last_when_an_endpoint_is_set(
     journal: list[str] = []
     observability = ObservabilitySettings(otlp_endpoint="http://127.0.0.1:4318")
     app = create_app(
-        service_settings, observability=observability, resources=[Recorder("db", journal)]
+        service_settings,
+        ServiceParts(resources=[Recorder("db", journal)]),
+        observability=observability,
     )
     names = [resource.name for resource in lifecycle_of(app).resources]
     assert names == ["span-export", "ratelimit-memory", "db"]

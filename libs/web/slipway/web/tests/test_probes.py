@@ -4,7 +4,7 @@ import asyncio
 import time
 
 from slipway.config import ServiceSettings
-from slipway.web import WebSettings, create_app, lifecycle_of
+from slipway.web import ReadinessCheck, ServiceParts, WebSettings, create_app, lifecycle_of
 from slipway.web.testing import app_client
 
 
@@ -26,7 +26,7 @@ class Check:
 
 async def test_health_does_not_run_checks(service_settings: ServiceSettings) -> None:
     check = Check("database", error="down")
-    app = create_app(service_settings, readiness_checks=[check])
+    app = create_app(service_settings, ServiceParts(readiness_checks=[check]))
     async with app_client(app) as client:
         response = await client.get("/health")
     assert response.status_code == 200
@@ -35,7 +35,9 @@ async def test_health_does_not_run_checks(service_settings: ServiceSettings) -> 
 
 
 async def test_ready_when_every_check_passes(service_settings: ServiceSettings) -> None:
-    app = create_app(service_settings, readiness_checks=[Check("database"), Check("redis")])
+    app = create_app(
+        service_settings, ServiceParts(readiness_checks=[Check("database"), Check("redis")])
+    )
     async with app_client(app) as client:
         response = await client.get("/ready")
     assert response.status_code == 200
@@ -48,13 +50,13 @@ async def test_ready_when_every_check_passes(service_settings: ServiceSettings) 
 
 
 async def test_ready_503_with_per_check_status(service_settings: ServiceSettings) -> None:
-    checks = [
+    checks: list[ReadinessCheck] = [
         Check("database"),
         Check("redis", error="connection refused"),
         Check("search", delay=5.0),
     ]
     web = WebSettings(readiness_timeout_seconds=0.2)
-    app = create_app(service_settings, web=web, readiness_checks=checks)
+    app = create_app(service_settings, ServiceParts(readiness_checks=checks), web=web)
     async with app_client(app) as client:
         started = time.perf_counter()
         response = await client.get("/ready")
@@ -70,8 +72,8 @@ async def test_ready_503_with_per_check_status(service_settings: ServiceSettings
 
 
 async def test_checks_run_concurrently(service_settings: ServiceSettings) -> None:
-    checks = [Check(f"dep{i}", delay=0.3) for i in range(4)]
-    app = create_app(service_settings, readiness_checks=checks)
+    checks: list[ReadinessCheck] = [Check(f"dep{i}", delay=0.3) for i in range(4)]
+    app = create_app(service_settings, ServiceParts(readiness_checks=checks))
     async with app_client(app) as client:
         started = time.perf_counter()
         response = await client.get("/ready")
@@ -81,7 +83,7 @@ async def test_checks_run_concurrently(service_settings: ServiceSettings) -> Non
 
 
 async def test_ready_503_while_draining(service_settings: ServiceSettings) -> None:
-    app = create_app(service_settings, readiness_checks=[Check("database")])
+    app = create_app(service_settings, ServiceParts(readiness_checks=[Check("database")]))
     async with app_client(app) as client:
         assert (await client.get("/ready")).status_code == 200
         lifecycle_of(app).begin_draining()
@@ -92,8 +94,8 @@ async def test_ready_503_while_draining(service_settings: ServiceSettings) -> No
 
 
 async def test_readiness_and_requests_reach_metrics(service_settings: ServiceSettings) -> None:
-    checks = [Check("metrics-db"), Check("metrics-cache", error="down")]
-    app = create_app(service_settings, readiness_checks=checks)
+    checks: list[ReadinessCheck] = [Check("metrics-db"), Check("metrics-cache", error="down")]
+    app = create_app(service_settings, ServiceParts(readiness_checks=checks))
     async with app_client(app) as client:
         await client.get("/ready")
         text = (await client.get("/metrics")).text

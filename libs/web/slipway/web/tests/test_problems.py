@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from slipway.config import ServiceSettings
-from slipway.web import ProblemError, RateLimitSettings, WebSettings, create_app
+from slipway.web import ProblemError, RateLimitSettings, ServiceParts, WebSettings, create_app
 from slipway.web.testing import app_client
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "request_id"}
@@ -58,7 +58,7 @@ async def client(service_settings: ServiceSettings) -> AsyncIterator[Any]:
     web = WebSettings(
         max_body_bytes=100, rate_limit=RateLimitSettings(requests=5, window_seconds=60)
     )
-    app = create_app(service_settings, web=web, routers=[router])
+    app = create_app(service_settings, ServiceParts(routers=[router]), web=web)
     async with app_client(app) as http:
         yield http
 
@@ -180,7 +180,7 @@ async def test_422_messages_drop_pydantics_value_error_prefix(
     async def create(body: Signup) -> dict[str, str]:
         return {"handle": body.handle}
 
-    app = create_app(service_settings, routers=[signup])
+    app = create_app(service_settings, ServiceParts(routers=[signup]))
     async with app_client(app) as http:
         body = assert_problem(await http.post("/signups", json={"handle": "Ada"}), 422)
     [error] = body["errors"]

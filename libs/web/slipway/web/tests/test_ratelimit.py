@@ -1,14 +1,15 @@
-"""Token buckets: the GCRA arithmetic, the in-memory backend, and Redis shared by instances."""
+"""Token buckets: the GCRA arithmetic, the in-memory backend and the middleware.
 
-import asyncio
+The Redis backend is tested in slipway.cache.
+"""
+
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from slipway.config import ServiceSettings
 from slipway.web import RateLimitSettings, WebSettings, create_app
-from slipway.web.ratelimit import MemoryRateLimitBackend, RedisRateLimitBackend
+from slipway.web.ratelimit import MemoryRateLimitBackend
 from slipway.web.testing import app_client
 
 
@@ -67,54 +68,3 @@ async def test_disabled_rate_limit_sends_no_headers(service_settings: ServiceSet
     async with app_client(app) as client:
         response = await client.get("/missing")
     assert "ratelimit-limit" not in response.headers
-
-
-@pytest.mark.integration
-async def test_redis_limit_is_shared_by_two_instances(
-    service_settings: ServiceSettings, redis_url: str, redis_prefix: str
-) -> None:
-    limits = RateLimitSettings(
-        requests=4, window_seconds=60, redis_url=redis_url, key_prefix=redis_prefix
-    )
-    first = _limited_app(service_settings, limits)
-    second = _limited_app(service_settings, limits)
-    async with app_client(first) as one, app_client(second) as two:
-        statuses = []
-        for client in (one, two, one, two, one, two):
-            statuses.append((await client.get("/missing")).status_code)
-        assert statuses == [404, 404, 404, 404, 429, 429]
-        refused = await two.get("/missing")
-        assert refused.headers["ratelimit-limit"] == "4"
-        assert refused.headers["ratelimit-remaining"] == "0"
-        assert 1 <= int(refused.headers["retry-after"]) <= 15
-
-
-@pytest.mark.integration
-async def test_redis_bucket_counts_remaining_and_expires(redis_url: str, redis_prefix: str) -> None:
-    backend = RedisRateLimitBackend(redis_url, prefix=redis_prefix)
-    await backend.start()
-    try:
-        decisions = [await backend.hit("k", limit=3, window_seconds=0.3) for _ in range(4)]
-        assert [d.remaining for d in decisions] == [2, 1, 0, 0]
-        assert not decisions[3].allowed
-        assert 0 < decisions[3].retry_after_seconds <= 0.1 + 1e-3
-        await asyncio.sleep(0.15)  # one token (0.1 s) back
-        assert (await backend.hit("k", limit=3, window_seconds=0.3)).allowed
-        client = Redis.from_url(redis_url)
-        try:
-            ttl_ms = await client.pttl(redis_prefix + "k")
-        finally:
-            await client.aclose()
-        assert 0 < ttl_ms <= 400  # the bucket key expires once it would be full again
-    finally:
-        await backend.stop()
-
-
-async def test_unreachable_redis_lets_requests_through() -> None:
-    backend = RedisRateLimitBackend("redis://127.0.0.1:1/0")
-    await backend.start()
-    try:
-        decision = await backend.hit("k", limit=1, window_seconds=60)
-        assert decision.allowed
-    finally:
-        await backend.stop()

@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind
 
 from slipway.config import ServiceSettings
 from slipway.logging import configure_logging
-from slipway.web import create_app
+from slipway.web import ServiceParts, create_app
 from slipway.web.testing import app_client
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -42,7 +42,7 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_exactly_one_server_span_per_request(service_settings: ServiceSettings) -> None:
-    app = create_app(service_settings, routers=[router])
+    app = create_app(service_settings, ServiceParts(routers=[router]))
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider)  # create_app installed the SDK provider
     exporter = InMemorySpanExporter()
@@ -69,7 +69,7 @@ async def test_exactly_one_server_span_per_request(service_settings: ServiceSett
 
 @pytest.mark.usefixtures("restore_root_logger")
 async def test_one_access_line_per_request(service_settings: ServiceSettings) -> None:
-    app = create_app(service_settings, routers=[router])
+    app = create_app(service_settings, ServiceParts(routers=[router]))
     stream = io.StringIO()
     configure_logging(service="web-test", version="1", environment="test", stream=stream)
     async with app_client(app) as client:
@@ -99,7 +99,7 @@ async def test_access_lines_follow_the_access_logger_level(
 ) -> None:
     stream = io.StringIO()
     configure_logging(service="web-test", version="1", environment="test", stream=stream)
-    app = create_app(service_settings, routers=[router])
+    app = create_app(service_settings, ServiceParts(routers=[router]))
     logging.getLogger("slipway.access").setLevel(logging.WARNING)
     try:
         async with app_client(app) as client:
@@ -115,7 +115,7 @@ async def test_create_app_keeps_the_stream_logging_was_configured_with(
 ) -> None:
     stream = io.StringIO()
     configure_logging(service="other", version="0", environment="dev", stream=stream)
-    app = create_app(service_settings, routers=[router])
+    app = create_app(service_settings, ServiceParts(routers=[router]))
     async with app_client(app) as client:
         await client.get("/items/3")
     [line] = [line for line in lines(stream) if line["logger"] == "slipway.access"]
@@ -129,7 +129,7 @@ async def test_configure_logs_false_leaves_logging_alone(
     stream = io.StringIO()
     configure_logging(service="caller", version="0", environment="dev", stream=stream)
     root_handlers = logging.getLogger().handlers[:]
-    app = create_app(service_settings, routers=[router], configure_logs=False)
+    app = create_app(service_settings, ServiceParts(routers=[router]), configure_logs=False)
     assert logging.getLogger().handlers == root_handlers
     async with app_client(app) as client:
         await client.get("/items/3")

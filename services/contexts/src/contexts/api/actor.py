@@ -1,31 +1,19 @@
 """Who is calling: a verified bearer token (slipway.auth) as the domain's `Actor`.
 
-slipway.auth answers a missing or invalid token with 401. The scope check is made here rather
-than by `require_scopes(scope)`, because `contexts:admin` stands in for every scope (as the
-domain's policy has it) and `require_scopes` demands each listed scope literally. The scope is
-still declared on the bearer scheme, so OpenAPI shows what each operation needs.
+The token-to-problem mapping is slipway.auth's alone (`require_scopes`,
+`Authenticator.principal_or_problem`), with its scope implication: `contexts:admin` implies
+`contexts:read` and `contexts:write`, as the domain's policy has it.
 """
 
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Request
 from pydantic import ValidationError
 
 from contexts.domain.model import Actor
-from contexts.domain.policy import ADMIN_SCOPE, READ_SCOPE
-from slipway.auth import (
-    INSUFFICIENT_SCOPE_TYPE,
-    INVALID_TOKEN_TYPE,
-    MISSING_TOKEN_TYPE,
-    Authenticator,
-    InvalidTokenError,
-    Principal,
-    bearer_scheme,
-    bearer_token,
-    require_scopes,
-)
+from contexts.domain.policy import READ_SCOPE
+from slipway.auth import Authenticator, Principal, require_scopes
 from slipway.web import ProblemError
 
 
@@ -51,66 +39,23 @@ def actor_of(principal: Principal, groups_claim: str) -> Actor:
         raise ProblemError(401, "the token's subject is not acceptable") from error
 
 
-def _insufficient_scope(scope: str) -> ProblemError:
-    return ProblemError(
-        403,
-        f"the token lacks the scope: {scope} (or {ADMIN_SCOPE})",
-        title="Insufficient scope",
-        type=INSUFFICIENT_SCOPE_TYPE,
-        headers={
-            "WWW-Authenticate": 'Bearer error="insufficient_scope", '
-            'error_description="the token lacks a required scope", '
-            f'scope="{scope}"'
-        },
-        extensions={"required_scopes": [scope], "missing_scopes": [scope]},
-    )
-
-
 ActorDependency = Callable[..., Coroutine[Any, Any, Actor]]
 
 
 def actor_requiring(scope: str, groups_claim: str) -> ActorDependency:
-    """A dependency giving the route the calling `Actor`, who must hold `scope` or admin."""
+    """A dependency giving the route the calling `Actor`, who must hold `scope` (or imply it)."""
 
-    async def actor(
-        principal: Annotated[Principal, require_scopes()],
-        _documented: Annotated[
-            HTTPAuthorizationCredentials | None, Security(bearer_scheme, scopes=[scope])
-        ],
-    ) -> Actor:
-        if scope not in principal.scopes and ADMIN_SCOPE not in principal.scopes:
-            raise _insufficient_scope(scope)
+    async def actor(principal: Annotated[Principal, require_scopes(scope)]) -> Actor:
         return actor_of(principal, groups_claim)
 
     return actor
 
 
-def _unauthorized(detail: str, type_: str, challenge: str) -> ProblemError:
-    return ProblemError(
-        401, detail, title="Unauthorized", type=type_, headers={"WWW-Authenticate": challenge}
-    )
-
-
 def namespace_reader(authenticator: Authenticator) -> Callable[[Request, str], Awaitable[None]]:
-    """An `authorize(request, namespace)` hook: a valid token with `contexts:read` (or admin).
-
-    For routes that do not take `actor_requiring` (the event stream): the same 401 and 403
-    problems, checked on the request.
-    """
+    """An `authorize(request, namespace)` hook for the event stream: `contexts:read` (implied
+    by admin), refused with the same problems as every other route."""
 
     async def authorize(request: Request, namespace: str) -> None:
-        token = bearer_token(request.headers.get("authorization"))
-        if not token:
-            raise _unauthorized("a bearer token is required", MISSING_TOKEN_TYPE, "Bearer")
-        try:
-            principal = await authenticator.authenticate_request(request.scope, token)
-        except InvalidTokenError as error:
-            raise _unauthorized(
-                error.description,
-                INVALID_TOKEN_TYPE,
-                f'Bearer error="invalid_token", error_description="{error.description}"',
-            ) from None
-        if READ_SCOPE not in principal.scopes and ADMIN_SCOPE not in principal.scopes:
-            raise _insufficient_scope(READ_SCOPE)
+        await authenticator.principal_or_problem(request, READ_SCOPE)
 
     return authorize

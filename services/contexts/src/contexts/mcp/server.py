@@ -27,23 +27,22 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
-from fastapi import FastAPI
 from mcp import types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from contexts.domain.errors import DomainError, InvalidInput, NotFound, UnknownKind
 from contexts.domain.model import Actor, Context, parse_namespace
 from contexts.domain.relay import EventStream
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
-from contexts.mcp.auth import BearerGate, TokenAuthenticator, actor_of_request
+from contexts.mcp.auth import actor_of_request, mcp_gate
 from contexts.mcp.subscriptions import SubscriptionHub
 from contexts.mcp.tools import TOOLS, call_tool, tool_list
 from contexts.mcp.views import JSON, URI_TEMPLATE, key_of, metadata_of, problem_dict, uri_of
-from slipway.web import problem_response
+from slipway.auth import Authenticator
+from slipway.web import Mount, problem_response
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +251,7 @@ class McpEndpoint:
         self,
         server: Server[Any],
         hub: SubscriptionHub,
-        authenticator: TokenAuthenticator,
+        authenticator: Authenticator,
         *,
         groups_claim: str,
         session_idle_timeout: float | None,
@@ -265,7 +264,7 @@ class McpEndpoint:
         self._manager: StreamableHTTPSessionManager | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self.asgi_app = BearerGate(self._transport, authenticator, groups_claim)
+        self.asgi_app = mcp_gate(self._transport, authenticator, groups_claim)
 
     async def _transport(self, scope: Scope, receive: Receive, send: Send) -> None:
         manager = self._manager
@@ -275,13 +274,9 @@ class McpEndpoint:
             return
         await manager.handle_request(scope, receive, send)
 
-    def route(self) -> Route:
-        """A route answering at `path` exactly (a mount would redirect `/mcp` to `/mcp/`)."""
-        return Route(self.path, endpoint=self.asgi_app, name="mcp", include_in_schema=False)
-
-    def install(self, app: FastAPI) -> None:
-        """Add `route()` to the app (an installer, as composition's `Parts.installers`)."""
-        app.router.routes.append(self.route())
+    def mount(self) -> Mount:
+        """The endpoint at `path` exactly (a prefix mount would redirect `/mcp` to `/mcp/`)."""
+        return Mount(self.path, self.asgi_app, name="mcp", exact=True)
 
     async def start(self) -> None:
         """Run a new session manager until `stop`."""
@@ -319,7 +314,7 @@ class McpEndpoint:
 
 def build_mcp(
     registry_provider: RegistryProvider,
-    authenticate: TokenAuthenticator,
+    authenticate: Authenticator,
     stream: EventStream,
     *,
     namespaces: Sequence[str] = (),

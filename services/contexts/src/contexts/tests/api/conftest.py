@@ -19,7 +19,7 @@ from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settin
 from contexts.tests.unit.domain.fakes import FixedClock, InMemoryIdempotencyStore, InMemoryStore
 from slipway.auth import build_authenticator
 from slipway.auth.testing import hs256_signing_key, mint_token
-from slipway.web import create_app
+from slipway.web import ServiceParts, create_app
 from slipway.web.testing import app_client
 
 READ = "contexts:read"
@@ -85,13 +85,13 @@ def api_app(settings: Settings, api_store: InMemoryStore, api_clock: FixedClock)
         InMemoryIdempotencyStore(), api_clock, settings.idempotency_ttl_seconds
     )
     authenticator = build_authenticator(settings.auth, environment=settings.environment)
-    app = create_app(
+    return create_app(
         settings,
-        routers=[contexts_router(registry, kinds, guard, groups_claim=settings.groups_claim)],
-        resources=[authenticator.resource],
+        ServiceParts(
+            routers=[contexts_router(registry, kinds, guard, groups_claim=settings.groups_claim)],
+            auth=authenticator,
+        ),
     )
-    authenticator.install(app)
-    return app
 
 
 @pytest.fixture

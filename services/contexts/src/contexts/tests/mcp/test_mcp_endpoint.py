@@ -29,7 +29,7 @@ from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settin
 from contexts.tests.unit.domain.fakes import FixedClock, InMemoryStore
 from slipway.auth import build_authenticator
 from slipway.auth.testing import hs256_signing_key, mint_token
-from slipway.web import BackgroundTask, create_app
+from slipway.web import BackgroundTask, ServiceParts, create_app
 
 READ = "contexts:read"
 WRITE = "contexts:write"
@@ -93,11 +93,13 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
     endpoint = build_mcp(registry, authenticator, stream, namespaces=[NAMESPACE], read_block_ms=200)
     app = create_app(
         settings,
-        resources=[authenticator.resource, endpoint, _outbox_pump(store, stream)],
+        ServiceParts(
+            resources=[endpoint, _outbox_pump(store, stream)],
+            auth=authenticator,
+            mounts=[endpoint.mount()],
+        ),
         configure_logs=False,
     )
-    authenticator.install(app)
-    endpoint.install(app)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

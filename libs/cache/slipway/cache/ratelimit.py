@@ -1,18 +1,24 @@
-"""Token bucket (GCRA) in Redis, one atomic Lua script: instances share one limit."""
+"""Token buckets (GCRA) in the service's Redis, one atomic Lua script: instances share a limit.
+
+Pass `RedisRateLimitBackend(redis)` as `ServiceParts.rate_limit_backend`, with `redis` (the
+service's one `RedisClient`) among its resources: the limiter has no Redis settings of its own.
+"""
 
 import logging
+from typing import Final
 
-from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from slipway.web.ratelimit.base import RateLimitDecision
+from slipway.cache.client import RedisClient
+from slipway.web.ratelimit import RateLimitDecision
 
-logger = logging.getLogger("slipway.web.ratelimit")
+logger = logging.getLogger("slipway.cache.ratelimit")
 
 # KEYS[1] bucket key; ARGV[1] limit; ARGV[2] period in microseconds.
 # Returns {allowed, remaining, reset_us, retry_after_us}. Redis' clock is the one clock, so
 # instances with skewed clocks still agree. Values are kept as integer microseconds and
 # written with %d: Lua 5.1's tostring would round them to 14 significant digits.
-GCRA_SCRIPT = """
+GCRA_SCRIPT: Final = """
 local limit = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -32,41 +38,35 @@ return {1, remaining, math.ceil(new_tat - now), 0}
 """
 
 _MICROS = 1_000_000
+BACKEND_ERRORS = (RedisError, OSError, TimeoutError)
 
 
 class RedisRateLimitBackend:
-    """Shared token buckets in Redis; if Redis fails, requests are let through (logged)."""
+    """Shared token buckets under `<key prefix><namespace>:`; if Redis fails, requests pass."""
 
-    name = "ratelimit-redis"
+    def __init__(self, client: RedisClient, *, namespace: str = "ratelimit") -> None:
+        self.client = client
+        self.namespace = namespace
+        # EVALSHA, loading the script once per server; `client=` below follows RedisClient.stop(),
+        # which replaces `client.redis`.
+        self._script = client.redis.register_script(GCRA_SCRIPT)
 
-    def __init__(self, url: str, *, prefix: str = "slipway:ratelimit:") -> None:
-        self.url = url
-        self.prefix = prefix
-        self._redis: Redis | None = None
-
-    async def start(self) -> None:
-        """Create the client (connections open lazily)."""
-        self._redis = Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._script = self._redis.register_script(GCRA_SCRIPT)
-
-    async def stop(self) -> None:
-        """Close the client's connections."""
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+    def bucket_key(self, key: str) -> str:
+        """The Redis key of `key`'s bucket, under the client's key prefix."""
+        return self.client.key(self.namespace, key)
 
     async def hit(self, key: str, *, limit: int, window_seconds: float) -> RateLimitDecision:
         """Take one token for `key`, atomically across every instance."""
-        if self._redis is None:
-            raise RuntimeError("RedisRateLimitBackend used before start()")
         period = int(window_seconds * _MICROS)
         try:
-            allowed, remaining, reset_us, retry_us = await self._script(
-                keys=[self.prefix + key], args=[limit, period]
+            reply = await self._script(
+                keys=[self.bucket_key(key)], args=[limit, period], client=self.client.redis
             )
-        except Exception:
+        except BACKEND_ERRORS:
+            # Failing open: an outage of the limiter's store must not become an outage of the API.
             logger.warning("rate limit backend unavailable; allowing request", exc_info=True)
             return RateLimitDecision(True, limit, limit, 0.0, 0.0)
+        allowed, remaining, reset_us, retry_us = reply
         return RateLimitDecision(
             allowed=bool(allowed),
             limit=limit,

@@ -1,0 +1,50 @@
+"""`Idempotency-Key` for unsafe requests: reserve, run once, replay byte for byte."""
+
+from slipway.web.idempotency.fingerprint import is_valid_key, request_fingerprint
+from slipway.web.idempotency.memory import InMemoryIdempotencyStore
+from slipway.web.idempotency.middleware import (
+    IDEMPOTENCY_KEY_HEADER,
+    IN_PROGRESS_TYPE,
+    KEY_INVALID_TYPE,
+    KEY_REUSED_TYPE,
+    REPLAYED_HEADER,
+    IdempotencyMiddleware,
+    SubjectFunc,
+    principal_or_anonymous,
+    principal_subject,
+)
+from slipway.web.idempotency.settings import IdempotencySettings
+from slipway.web.idempotency.store import (
+    Claim,
+    Clock,
+    Completed,
+    Entry,
+    IdempotencyStore,
+    InProgress,
+    Reserved,
+    StoredResponse,
+)
+
+__all__ = [
+    "IDEMPOTENCY_KEY_HEADER",
+    "IN_PROGRESS_TYPE",
+    "KEY_INVALID_TYPE",
+    "KEY_REUSED_TYPE",
+    "REPLAYED_HEADER",
+    "Claim",
+    "Clock",
+    "Completed",
+    "Entry",
+    "IdempotencyMiddleware",
+    "IdempotencySettings",
+    "IdempotencyStore",
+    "InMemoryIdempotencyStore",
+    "InProgress",
+    "Reserved",
+    "StoredResponse",
+    "SubjectFunc",
+    "is_valid_key",
+    "principal_or_anonymous",
+    "principal_subject",
+    "request_fingerprint",
+]

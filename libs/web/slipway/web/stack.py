@@ -1,0 +1,75 @@
+"""The platform's middleware stack, outermost first: the one place its order is decided."""
+
+from collections.abc import Sequence
+
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from slipway.logging import AccessLogMiddleware, RequestIdMiddleware
+from slipway.observability import MetricsMiddleware
+from slipway.web.body_limit import BodyLimitMiddleware
+from slipway.web.parts import AppAuth
+from slipway.web.problems import UnhandledErrorMiddleware
+from slipway.web.ratelimit import KeyFunc, RateLimitBackend, RateLimitMiddleware
+from slipway.web.security import SecurityHeadersMiddleware, cors_options
+from slipway.web.settings import WebSettings
+
+# Headers a browser script may read on a cross-origin response.
+CORS_EXPOSED_HEADERS = (
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)
+
+
+def platform_middleware(
+    web: WebSettings,
+    *,
+    docs_paths: Sequence[str],
+    exempt_paths: Sequence[str],
+    rate_limit_backend: RateLimitBackend | None,
+    rate_limit_key: KeyFunc,
+    auth: AppAuth | None,
+    service_middleware: Sequence[Middleware],
+) -> list[Middleware]:
+    """Every middleware of a service's app, outermost first (tracing wraps them all).
+
+    Request ids first, so every later line and problem carries one; the access line and the
+    metrics see the final status, security headers and CORS reach error responses too; auth
+    sits just outside the rate limiter, which keys on the principal auth leaves in
+    `scope["state"]["principal"]`; the body limit is innermost of the platform's, then the
+    service's own middleware in the order listed.
+    """
+    stack = [
+        Middleware(RequestIdMiddleware),
+        Middleware(AccessLogMiddleware),
+        Middleware(MetricsMiddleware),
+        Middleware(
+            SecurityHeadersMiddleware,
+            docs_paths=list(docs_paths),
+            trust_forwarded_proto=web.trust_forwarded_proto,
+            hsts_max_age_seconds=web.hsts_max_age_seconds,
+        ),
+    ]
+    if web.cors_origins:
+        stack.append(Middleware(CORSMiddleware, **cors_options(web, CORS_EXPOSED_HEADERS)))
+    stack.append(Middleware(UnhandledErrorMiddleware))
+    if auth is not None:
+        stack.append(auth.middleware())
+    if rate_limit_backend is not None:
+        limits = web.rate_limit
+        stack.append(
+            Middleware(
+                RateLimitMiddleware,
+                backend=rate_limit_backend,
+                requests=limits.requests,
+                window_seconds=limits.window_seconds,
+                key_func=rate_limit_key,
+                exempt_paths=(*limits.exempt_paths, *exempt_paths),
+            )
+        )
+    stack.append(Middleware(BodyLimitMiddleware, max_body_bytes=web.max_body_bytes))
+    stack.extend(service_middleware)
+    return stack
