@@ -15,8 +15,7 @@ from slipway.config import Environment
 from slipway.db import DatabaseSettings
 from slipway.web.testing import app_client
 
-# The throwaway databases (postgres_database, sqlite_database) of slipway.db.testing; the
-# Redis fixtures (redis_url, redis_settings, redis_client, private_redis_server) of slipway.cache.
+# Fixtures of the libs: throwaway databases (slipway.db), Redis under a test prefix (slipway.cache).
 pytest_plugins = ["slipway.cache.testing", "slipway.db.testing"]
 
 
