@@ -1,4 +1,6 @@
-"""Canonical JSON and the SHA-256 digests taken of it: ETags, idempotency and audit."""
+"""Canonical JSON and the SHA-256 digests taken of it: content (no-op writes, audit) and
+idempotency. These digests stay inside the service: a digest of content is a way to test
+guesses of it, so no ETag or other value sent to a caller is derived from one."""
 
 import hashlib
 import json
@@ -23,16 +25,8 @@ def sha256_hex(text: str) -> str:
 
 
 def content_hash(content: JsonValue) -> str:
-    """The hash of a context version's content, as ETags and audit entries use it."""
+    """The hash of a context version's content: equal content, equal hash (internal only)."""
     return sha256_hex(canonical_json(content))
-
-
-def etag_for(namespace: str, name: str, version: int, content_digest: str) -> str:
-    """The strong, quoted ETag of version `version` of `namespace/name` with this content."""
-    # Both the version and the content are in it: equal bodies at different versions are
-    # different representations (their version numbers differ).
-    digest = sha256_hex(canonical_json([namespace, name, version, content_digest]))
-    return f'"{digest[:32]}"'
 
 
 def request_hash(method: str, path: str, body: JsonValue | None, headers: Mapping[str, str]) -> str:

@@ -1,5 +1,6 @@
 """Value types of the registry: keys, ACLs, actors, drafts and stored context versions."""
 
+import secrets
 from functools import cached_property
 from typing import Annotated, Self
 
@@ -18,13 +19,15 @@ from pydantic import (
 )
 
 from contexts.domain.errors import InvalidInput, field_errors
-from contexts.domain.hashing import content_hash, etag_for
+from contexts.domain.hashing import content_hash
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 KIND_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 # Kubernetes-style label keys: an optional DNS-like prefix and a name, alphanumeric at both ends.
 LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
 ACL_ENTRY_PATTERN = r"^(subject|group):\S{1,255}$"
+# A strong entity-tag: 128 random bits in hex, quoted (RFC 9110, 8.8.3).
+ETAG_PATTERN = r'^"[0-9a-f]{32}"$'
 MAX_LABELS = 64
 MAX_ACL_ENTRIES = 256
 
@@ -36,6 +39,14 @@ Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 AclEntry = Annotated[str, StringConstraints(pattern=ACL_ENTRY_PATTERN)]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 JsonObject = dict[str, JsonValue]
+ETag = Annotated[str, StringConstraints(pattern=ETAG_PATTERN)]
+
+
+def new_etag() -> str:
+    """A fresh strong ETag for a new version: random, so it reveals nothing of the content."""
+    # A hash of the content, salted or not, would let anyone shown the ETag test guesses of
+    # the content; a random token per version only says "this version".
+    return f'"{secrets.token_hex(16)}"'
 
 
 def _at_most_max_entries(value: frozenset[str]) -> frozenset[str]:
@@ -163,10 +174,15 @@ class Context(_Value):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     updated_by: Subject
+    # Drawn by new_etag when the version is written and stored with it; never recomputed.
+    etag: ETag
 
     @cached_property
     def content_hash(self) -> str:
-        """SHA-256 of everything a version says besides its number and bookkeeping."""
+        """SHA-256 of everything a version says besides its number and bookkeeping.
+
+        Internal: it decides whether a write changes anything, and is never sent to a caller.
+        """
         return content_hash(
             {
                 "kind": self.kind,
@@ -178,11 +194,6 @@ class Context(_Value):
                 "deleted": self.deleted,
             }
         )
-
-    @cached_property
-    def etag(self) -> str:
-        """The strong, quoted ETag of this version."""
-        return etag_for(self.key.namespace, self.key.name, self.version, self.content_hash)
 
 
 class Page(_Value):

@@ -238,6 +238,7 @@ class ContextRegistry:
         self, uow: UnitOfWork, previous: Context | None, candidate: Context, request_id: str | None
     ) -> PutResult:
         live = previous if previous is not None and not previous.deleted else None
+        # The same content again is no new version: the caller gets the current one, ETag and all.
         if live is not None and live.content_hash == candidate.content_hash:
             return PutResult(context=live, created=False, changed=False)
         action = ChangeAction.CREATED if live is None else ChangeAction.UPDATED

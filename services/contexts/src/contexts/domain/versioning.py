@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from contexts.domain.model import Acl, Actor, Context, ContextKey, JsonObject
+from contexts.domain.model import Acl, Actor, Context, ContextKey, JsonObject, new_etag
 
 
 def next_version(
@@ -18,9 +18,13 @@ def next_version(
     now: datetime,
     deleted: bool = False,
 ) -> Context:
-    """The version after `previous` (version 1 when None) with this content, written now."""
+    """The version after `previous` (version 1 when None) with this content, written now.
+
+    It gets a fresh random ETag; a write that turns out to change nothing keeps the current
+    version, and so its ETag (see `ContextRegistry`).
+    """
     # Built afresh rather than with model_copy: a copy would carry over the cached content
-    # hash and ETag of the version it was copied from.
+    # hash and the ETag of the version it was copied from.
     return Context(
         key=key,
         version=1 if previous is None else previous.version + 1,
@@ -36,6 +40,7 @@ def next_version(
         created_at=now if previous is None or previous.deleted else previous.created_at,
         updated_at=now,
         updated_by=actor.subject,
+        etag=new_etag(),
     )
 
 

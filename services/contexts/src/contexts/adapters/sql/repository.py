@@ -49,6 +49,7 @@ def _to_context(row: Mapping[str, Any]) -> Context:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         updated_by=row["updated_by"],
+        etag=row["etag"],
     )
 
 

@@ -2,7 +2,9 @@
 
 - `context_versions`: every version of every context, append-only; its primary key
   (namespace, name, version) is what lets exactly one of several concurrent writers take a
-  version number.
+  version number. `etag` is the random token drawn when the version was written (what
+  callers see and `If-Match` compares); `content_hash` decides no-op writes and is never
+  sent to a caller.
 - `contexts_current`: one row per context pointing at its latest version, with the columns
   listings filter on (kind, deleted), so a page is a keyset scan of this table by name.
 - `context_labels`: the labels of each context's latest version, one row per label, so label

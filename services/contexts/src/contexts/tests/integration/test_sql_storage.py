@@ -219,7 +219,7 @@ async def test_migrations_go_up_and_down_and_match_the_tables(empty_database: Da
     assert await current_revision(url, MIGRATIONS_DIR) is None
 
     await MigrateOnStartup(empty_database).start()
-    assert await current_revision(url, MIGRATIONS_DIR) == "0001"
+    assert await current_revision(url, MIGRATIONS_DIR) == "0002"
     async with empty_database.engine.connect() as connection:
         tables, differences = await connection.run_sync(_schema)
     assert tables == TABLES
@@ -237,7 +237,7 @@ async def test_migrations_go_up_and_down_and_match_the_tables(empty_database: Da
     assert tables == set()
 
     await upgrade(url, MIGRATIONS_DIR)
-    assert await current_revision(url, MIGRATIONS_DIR) == "0001"
+    assert await current_revision(url, MIGRATIONS_DIR) == "0002"
 
 
 @pytest.mark.integration

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from contexts.domain.audit import AuditEntry
 from contexts.domain.events import ChangeAction, ContextChanged
-from contexts.domain.model import Acl, Context
+from contexts.domain.model import Acl, Context, new_etag
 from contexts.tests.unit.domain.builders import KEY
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -25,6 +25,7 @@ def version(n: int, body: dict[str, int]) -> Context:
         created_at=NOW,
         updated_at=NOW,
         updated_by="carol",
+        etag=new_etag(),
     )
 
 

@@ -1,11 +1,10 @@
 """Canonical JSON and the hashes built on it."""
 
 import math
-import re
 
 import pytest
 
-from contexts.domain.hashing import canonical_json, content_hash, etag_for, request_hash
+from contexts.domain.hashing import canonical_json, content_hash, request_hash
 
 
 def test_canonical_json_sorts_keys_drops_whitespace_and_keeps_unicode() -> None:
@@ -22,16 +21,6 @@ def test_canonical_json_refuses_nan() -> None:
 def test_content_hash_ignores_key_order_but_not_values() -> None:
     assert content_hash({"a": 1, "b": 2}) == content_hash({"b": 2, "a": 1})
     assert content_hash({"a": 1}) != content_hash({"a": 2})
-
-
-def test_etag_is_a_strong_quoted_tag_that_changes_with_version_and_content() -> None:
-    etag = etag_for("ns", "name", 1, "abc")
-
-    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
-    assert etag == etag_for("ns", "name", 1, "abc")
-    assert etag != etag_for("ns", "name", 2, "abc")
-    assert etag != etag_for("ns", "name", 1, "abd")
-    assert etag != etag_for("ns", "other", 1, "abc")
 
 
 def test_request_hash_ignores_header_case_irrelevant_headers_and_body_key_order() -> None:

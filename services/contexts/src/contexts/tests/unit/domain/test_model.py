@@ -1,5 +1,6 @@
 """Value types: what they accept, what they refuse, and how they hash."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from contexts.domain.model import (
     ContextDraft,
     ContextKey,
     LabelSelector,
+    new_etag,
     parse_labels,
 )
 
@@ -32,6 +34,7 @@ def make_context(**changes: object) -> Context:
         "created_at": NOW,
         "updated_at": NOW,
         "updated_by": "alice",
+        "etag": new_etag(),
     }
     return Context.model_validate({**fields, **changes})
 
@@ -128,9 +131,24 @@ def test_content_hash_covers_content_but_not_bookkeeping() -> None:
         assert make_context(**change).content_hash != base.content_hash, change
 
 
-def test_etag_differs_between_versions_with_the_same_content() -> None:
-    assert make_context(version=1).etag != make_context(version=2).etag
-    assert make_context().etag == make_context().etag
+def test_new_etags_are_strong_quoted_random_tags() -> None:
+    etags = {new_etag() for _ in range(1000)}
+
+    assert len(etags) == 1000
+    assert all(re.fullmatch(r'"[0-9a-f]{32}"', etag) for etag in etags)
+
+
+def test_the_etag_is_stored_with_a_version_not_computed_from_its_content() -> None:
+    etag = new_etag()
+
+    assert make_context(etag=etag).etag == etag
+    assert make_context().etag != make_context().etag  # the same content, two versions
+
+
+@pytest.mark.parametrize("etag", ["", "abc", '"abc"', 'W/"' + "a" * 32 + '"', '"' + "A" * 32 + '"'])
+def test_contexts_refuse_a_malformed_etag(etag: str) -> None:
+    with pytest.raises(ValidationError):
+        make_context(etag=etag)
 
 
 def test_contexts_refuse_naive_timestamps() -> None:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contexts.domain.errors import Forbidden, NotFound
-from contexts.domain.model import Actor, Context
+from contexts.domain.model import Actor, Context, new_etag
 from contexts.domain.policy import (
     READ_SCOPE,
     WRITE_SCOPE,
@@ -36,6 +36,7 @@ def owned_by_alice(name: str = "runbook") -> Context:
         created_at=NOW,
         updated_at=NOW,
         updated_by="alice",
+        etag=new_etag(),
     )
 
 
