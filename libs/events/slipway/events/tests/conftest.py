@@ -5,15 +5,22 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from slipway.cache import RedisClient, RedisSettings
+from slipway.db import Database, DatabaseSettings
+from slipway.db.testing import postgres_test_url, postgres_unreachable_reason, require_server
 from slipway.events.memory_stream import InMemoryEventStream
+from slipway.events.outbox import Outbox
 from slipway.events.redis_stream import RedisEventStream
+from slipway.events.table import outbox_table
 
 REDIS_URL = os.environ.get("SLIPWAY_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -81,3 +88,97 @@ async def stream(
     settings: RedisSettings = request.getfixturevalue("redis_settings")
     async with _started_client(settings) as client:
         yield RedisEventStream(client, maxlen=1_000)
+
+
+# -- the outbox on SQLite and PostgreSQL (test_outbox*, test_relay*) ------------------------
+
+
+@dataclass(frozen=True)
+class OutboxDatabase:
+    """A started Database with an outbox table (and NOTIFY channel) of this test's own."""
+
+    database: Database
+    outbox: Outbox
+    settings: DatabaseSettings
+
+    def instance(self, name: str) -> Database:
+        """Another Database on the same server: a second service instance (not started)."""
+        return Database(self.settings, name=name, registry=CollectorRegistry())
+
+    def writer(self) -> Outbox:
+        """The same outbox table and channel with a commit signal of its own: as another
+        process writes, whose commits wake this process's relays only through NOTIFY."""
+        return Outbox(self.outbox.table, channel=self.outbox.channel)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL (db `test`); skips (fails when CI is set) if it is unreachable."""
+    url = postgres_test_url()
+    require_server(postgres_unreachable_reason(url))
+    return url
+
+
+@asynccontextmanager
+async def _outbox_database(url: str) -> AsyncIterator[OutboxDatabase]:
+    name = f"outbox_test_{uuid.uuid4().hex[:16]}"
+    metadata = sa.MetaData()
+    table = outbox_table(metadata, name)
+    settings = DatabaseSettings(url=SecretStr(url))
+    async with Database(settings, registry=CollectorRegistry()) as database:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        try:
+            yield OutboxDatabase(database, Outbox(table, channel=name), settings)
+        finally:
+            async with database.engine.begin() as connection:
+                await connection.run_sync(metadata.drop_all)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+async def outbox_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[OutboxDatabase]:
+    """Each backend in turn; on PostgreSQL a uniquely named table and channel, dropped after."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}"
+    async with _outbox_database(url) as found:
+        yield found
+
+
+@pytest.fixture
+async def postgres_outbox_database(postgres_url: str) -> AsyncIterator[OutboxDatabase]:
+    """The outbox on PostgreSQL only (LISTEN/NOTIFY, advisory locks)."""
+    async with _outbox_database(postgres_url) as found:
+        yield found
+
+
+# -- fan-out (StreamHub) fixtures ------------------------------------------------------------
+
+from collections.abc import Awaitable, Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from slipway.cache.testing import private_redis_server  # noqa: E402, F401 - a fixture
+from slipway.events.fanout_settings import FanoutSettings  # noqa: E402
+from slipway.events.hub import StreamHub  # noqa: E402
+from slipway.events.ports import MultiplexedEventStream  # noqa: E402
+
+MakeHub = Callable[..., Awaitable[StreamHub]]
+
+
+@pytest.fixture
+async def make_hub(registry: CollectorRegistry) -> AsyncIterator[MakeHub]:
+    """Builds started hubs (`await make_hub(stream, per_principal=3)`); stops them afterwards."""
+    hubs: list[StreamHub] = []
+
+    async def make(stream: MultiplexedEventStream, **settings: Any) -> StreamHub:
+        hub = StreamHub(stream, FanoutSettings(**settings), registry=registry)
+        await hub.start()
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in reversed(hubs):
+        await hub.stop()
