@@ -1,17 +1,28 @@
 """The FastAPI app factory every Slipway service uses, and how to serve it."""
 
 from slipway.web.app import create_app, lifecycle_of
+from slipway.web.idempotency import (
+    IdempotencyMiddleware,
+    IdempotencySettings,
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+)
 from slipway.web.lifecycle import BackgroundTask, Lifecycle, ReadinessCheck, Resource
 from slipway.web.parts import AppAuth, Mount, ServiceParts
 from slipway.web.problems import ProblemError, problem_response
 from slipway.web.responses import ORJSONResponse, ProblemResponse
 from slipway.web.server import DrainingServer, build_server, serve
+from slipway.web.service import Service, render_openapi
 from slipway.web.settings import RateLimitSettings, WebSettings
 
 __all__ = [
     "AppAuth",
     "BackgroundTask",
     "DrainingServer",
+    "IdempotencyMiddleware",
+    "IdempotencySettings",
+    "IdempotencyStore",
+    "InMemoryIdempotencyStore",
     "Lifecycle",
     "Mount",
     "ORJSONResponse",
@@ -20,11 +31,13 @@ __all__ = [
     "RateLimitSettings",
     "ReadinessCheck",
     "Resource",
+    "Service",
     "ServiceParts",
     "WebSettings",
     "build_server",
     "create_app",
     "lifecycle_of",
     "problem_response",
+    "render_openapi",
     "serve",
 ]

@@ -1,15 +1,15 @@
-"""The example service: its settings and `build_app`, which wires everything through create_app."""
+"""The example service: its settings, its composition root and the `Service` that runs it."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path, status
+from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from slipway.config import ServiceSettings
 from slipway.logging import get_logger
 from slipway.observability import ObservabilitySettings
-from slipway.web import ProblemError, ServiceParts, WebSettings, create_app
+from slipway.web import ProblemError, Service, ServiceParts, WebSettings, example
 from slipway.web.example.store import GreetingStore, StoreReady
 
 VERSION = "0.1.0"
@@ -78,12 +78,15 @@ def greetings_router(store: GreetingStore) -> APIRouter:
     return router
 
 
-def build_app(settings: Settings) -> FastAPI:
-    """The example app: greetings router, in-memory store and its readiness check."""
+def compose(settings: Settings) -> ServiceParts:
+    """The example's parts: the greetings router on an in-memory store and its readiness check."""
     store = GreetingStore()
-    parts = ServiceParts(
+    return ServiceParts(
         routers=[greetings_router(store)], resources=[store], readiness_checks=[StoreReady(store)]
     )
-    app = create_app(settings, parts, title="Slipway example")
-    app.state.store = store
-    return app
+
+
+# The contract sits beside this package (a service's sits at services/<name>/openapi.json).
+service = Service(
+    Settings, compose, title="Slipway example", package=example, root="libs/web/slipway/web/example"
+)

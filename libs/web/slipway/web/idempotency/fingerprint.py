@@ -31,5 +31,6 @@ def request_fingerprint(scope: Scope, body: bytes, headers: Iterable[str]) -> st
         "body": hashlib.sha256(body).hexdigest(),
         "headers": {name: header_values(scope, name.encode("latin-1")) for name in headers},
     }
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    # ensure_ascii escapes every code point, lone surrogates too: no str can fail to encode.
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

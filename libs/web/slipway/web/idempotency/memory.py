@@ -1,96 +1,78 @@
 """`InMemoryIdempotencyStore`: the embedded default, for one process."""
 
+import dataclasses
 import time
 import uuid
-from dataclasses import dataclass
 
 from slipway.web.idempotency.store import (
     Claim,
     Clock,
-    Completed,
     Entry,
-    InProgress,
+    Record,
     Reserved,
     StoredResponse,
+    is_expired,
+    live_entry,
+    may_complete,
+    may_release,
 )
 
 
-@dataclass(slots=True)
-class _Row:
-    fingerprint: str
-    token: str
-    expires_at: float
-    response: StoredResponse | None = None
-
-
 class InMemoryIdempotencyStore:
-    """Entries in a dict; atomic because no method awaits between its read and its write."""
+    """Records in a dict; atomic because no method awaits between its read and its write."""
 
     def __init__(self, *, clock: Clock = time.time, max_entries: int = 100_000) -> None:
         self._clock = clock
         self._max_entries = max_entries
-        self._rows: dict[tuple[str, str], _Row] = {}
+        self._records: dict[tuple[str, str], Record] = {}
 
     def __len__(self) -> int:
-        return len(self._rows)
-
-    def _live(self, subject: str, key: str) -> _Row | None:
-        row = self._rows.get((subject, key))
-        if row is None or row.expires_at <= self._clock():
-            return None
-        return row
+        return len(self._records)
 
     async def reserve(
         self, subject: str, key: str, fingerprint: str, *, lease_seconds: float
     ) -> Claim:
         """Reserve the key if absent or expired, else the entry holding it."""
-        row = self._live(subject, key)
-        if row is not None:
-            return _entry(row)
-        if len(self._rows) >= self._max_entries:
+        now = self._clock()
+        entry = live_entry(self._records.get((subject, key)), now)
+        if entry is not None:
+            return entry
+        if len(self._records) >= self._max_entries:
             self.purge_expired()
         token = uuid.uuid4().hex
-        self._rows[(subject, key)] = _Row(fingerprint, token, self._clock() + lease_seconds)
-        return Reserved(token)
+        self._records[(subject, key)] = Record(fingerprint, token, now + lease_seconds)
+        return Reserved(subject, key, token)
 
     async def complete(
-        self,
-        subject: str,
-        key: str,
-        token: str,
-        response: StoredResponse,
-        *,
-        ttl_seconds: float,
+        self, reserved: Reserved, response: StoredResponse, *, ttl_seconds: float
     ) -> bool:
-        """Store the response if `token` still holds the reservation."""
-        row = self._live(subject, key)
-        if row is None or row.token != token or row.response is not None:
+        """Store the response if the reservation is still held."""
+        name = (reserved.subject, reserved.key)
+        record = self._records.get(name)
+        now = self._clock()
+        if record is None or not may_complete(record, reserved.token, now):
             return False
-        row.response = response
-        row.expires_at = self._clock() + ttl_seconds
+        self._records[name] = dataclasses.replace(
+            record, response=response, expires_at=now + ttl_seconds
+        )
         return True
 
-    async def release(self, subject: str, key: str, token: str) -> None:
-        """Forget the reservation if `token` still holds it."""
-        row = self._rows.get((subject, key))
-        if row is not None and row.token == token and row.response is None:
-            del self._rows[(subject, key)]
+    async def release(self, reserved: Reserved) -> None:
+        """Forget the reservation if it is still held."""
+        name = (reserved.subject, reserved.key)
+        if may_release(self._records.get(name), reserved.token):
+            del self._records[name]
 
     async def get(self, subject: str, key: str) -> Entry | None:
         """The live entry under the key, or None."""
-        row = self._live(subject, key)
-        return None if row is None else _entry(row)
+        return live_entry(self._records.get((subject, key)), self._clock())
 
     def purge_expired(self) -> int:
-        """Delete every expired entry; how many there were."""
+        """Delete every expired record; how many there were."""
         now = self._clock()
-        expired = [name for name, row in self._rows.items() if row.expires_at <= now]
+        expired = [
+            name for name, record in self._records.items() if is_expired(record.expires_at, now)
+        ]
         for name in expired:
-            del self._rows[name]
+            del self._records[name]
         return len(expired)
-
-
-def _entry(row: _Row) -> Entry:
-    if row.response is None:
-        return InProgress(row.fingerprint)
-    return Completed(row.fingerprint, row.response)

@@ -124,7 +124,7 @@ class IdempotencyMiddleware:
         fingerprint = request_fingerprint(scope, body, self.settings.fingerprint_headers)
         claim = await self._claim(subject, keys[0], fingerprint)
         if isinstance(claim, Reserved):
-            await self._run(scope, _replaying_receive(body, receive), send, subject, keys[0], claim)
+            await self._run(scope, _replaying_receive(body, receive), send, claim)
         elif claim.fingerprint != fingerprint:
             detail = "this idempotency key was used for a different request"
             response = problem_response(scope, 422, detail=detail, type=KEY_REUSED_TYPE)
@@ -159,16 +159,14 @@ class IdempotencyMiddleware:
                 claim = entry
         return claim
 
-    async def _run(
-        self, scope: Scope, receive: Receive, send: Send, subject: str, key: str, claim: Reserved
-    ) -> None:
+    async def _run(self, scope: Scope, receive: Receive, send: Send, claim: Reserved) -> None:
         """Run the app under the reservation; store its response or release the key."""
 
         async def finished(response: StoredResponse | None) -> None:
             if response is not None and self.settings.stores(response.status):
-                await self._complete(subject, key, claim.token, response)
+                await self._complete(claim, response)
             else:
-                await self._release(subject, key, claim.token)
+                await self._release(claim)
 
         recorder = ResponseRecorder(
             send,
@@ -180,29 +178,33 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, recorder)
         except BaseException:
             if not recorder.finished:
-                await self._release(subject, key, claim.token)
+                await self._release(claim)
             raise
         if not recorder.finished:  # no complete response was sent
-            await self._release(subject, key, claim.token)
+            await self._release(claim)
 
-    async def _complete(self, subject: str, key: str, token: str, response: StoredResponse) -> None:
+    async def _complete(self, claim: Reserved, response: StoredResponse) -> None:
         try:
             stored = await self.store.complete(
-                subject, key, token, response, ttl_seconds=self.settings.ttl_seconds
+                claim, response, ttl_seconds=self.settings.ttl_seconds
             )
         except Exception:
             # The effect happened; failing the response now would only invite a second one.
-            logger.exception("could not store the response under idempotency key %r", key)
+            logger.exception("could not store the response under idempotency key %r", claim.key)
             return
         if not stored:
-            logger.warning("the reservation of idempotency key %r expired before completion", key)
+            logger.warning(
+                "the reservation of idempotency key %r expired before completion", claim.key
+            )
 
-    async def _release(self, subject: str, key: str, token: str) -> None:
+    async def _release(self, claim: Reserved) -> None:
         try:
             # Shielded: a cancelled request (client gone) must still free its key.
-            await asyncio.shield(self.store.release(subject, key, token))
+            await asyncio.shield(self.store.release(claim))
         except Exception:
-            logger.exception("could not release idempotency key %r; its lease will expire", key)
+            logger.exception(
+                "could not release idempotency key %r; its lease will expire", claim.key
+            )
 
     async def _in_progress(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

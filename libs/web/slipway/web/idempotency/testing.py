@@ -74,19 +74,43 @@ class IdempotencyStoreContract:
         await _reserve(store)
         claim = await store.reserve("bob", "k", "f", lease_seconds=LEASE)
         assert isinstance(claim, Reserved)
+        # No joining of subject and key: ("alice:k", "x") is not ("alice", "k:x").
+        await _reserve(store, key="k:x")
+        joined = await store.reserve("alice:k", "x", "f", lease_seconds=LEASE)
+        assert isinstance(joined, Reserved)
+
+    async def test_concurrent_takeovers_of_an_expired_entry_grant_exactly_one(
+        self, store: IdempotencyStore, clock: ManualClock
+    ) -> None:
+        claim = await _reserve(store)
+        await store.complete(claim, RESPONSE, ttl_seconds=TTL)
+        clock.advance(TTL)
+        claims = await asyncio.gather(
+            *(store.reserve("alice", "k", "g", lease_seconds=LEASE) for _ in range(20))
+        )
+        assert sum(isinstance(claim, Reserved) for claim in claims) == 1
+        assert [c for c in claims if not isinstance(c, Reserved)] == [InProgress("g")] * 19
+
+    async def test_holder_whose_lease_ran_out_cannot_complete(
+        self, store: IdempotencyStore, clock: ManualClock
+    ) -> None:
+        claim = await _reserve(store)
+        clock.advance(LEASE)
+        assert not await store.complete(claim, RESPONSE, ttl_seconds=TTL)
+        assert await store.get("alice", "k") is None
 
     async def test_completed_response_is_returned_byte_for_byte(
         self, store: IdempotencyStore
     ) -> None:
         claim = await _reserve(store)
-        assert await store.complete("alice", "k", claim.token, RESPONSE, ttl_seconds=TTL)
+        assert await store.complete(claim, RESPONSE, ttl_seconds=TTL)
         assert await store.get("alice", "k") == Completed("f", RESPONSE)
         again = await store.reserve("alice", "k", "other", lease_seconds=LEASE)
         assert again == Completed("f", RESPONSE)
 
     async def test_released_key_can_be_reserved_again(self, store: IdempotencyStore) -> None:
         claim = await _reserve(store)
-        await store.release("alice", "k", claim.token)
+        await store.release(claim)
         assert await store.get("alice", "k") is None
         await _reserve(store, fingerprint="g")
 
@@ -98,15 +122,15 @@ class IdempotencyStoreContract:
         assert await store.get("alice", "k") is None
         fresh = await _reserve(store, fingerprint="g")
         assert fresh.token != stale.token
-        assert not await store.complete("alice", "k", stale.token, RESPONSE, ttl_seconds=TTL)
-        await store.release("alice", "k", stale.token)
+        assert not await store.complete(stale, RESPONSE, ttl_seconds=TTL)
+        await store.release(stale)
         assert await store.get("alice", "k") == InProgress("g")
 
     async def test_expired_response_is_replaced(
         self, store: IdempotencyStore, clock: ManualClock
     ) -> None:
         claim = await _reserve(store)
-        await store.complete("alice", "k", claim.token, RESPONSE, ttl_seconds=TTL)
+        await store.complete(claim, RESPONSE, ttl_seconds=TTL)
         clock.advance(TTL - 1)
         assert isinstance(await store.get("alice", "k"), Completed)
         clock.advance(2)
@@ -115,15 +139,15 @@ class IdempotencyStoreContract:
 
     async def test_release_never_drops_a_completed_response(self, store: IdempotencyStore) -> None:
         claim = await _reserve(store)
-        await store.complete("alice", "k", claim.token, RESPONSE, ttl_seconds=TTL)
-        await store.release("alice", "k", claim.token)
+        await store.complete(claim, RESPONSE, ttl_seconds=TTL)
+        await store.release(claim)
         assert await store.get("alice", "k") == Completed("f", RESPONSE)
 
     async def test_a_response_is_completed_once(self, store: IdempotencyStore) -> None:
         claim = await _reserve(store)
-        assert await store.complete("alice", "k", claim.token, RESPONSE, ttl_seconds=TTL)
+        assert await store.complete(claim, RESPONSE, ttl_seconds=TTL)
         other = StoredResponse(200, (), b"")
-        assert not await store.complete("alice", "k", claim.token, other, ttl_seconds=TTL)
+        assert not await store.complete(claim, other, ttl_seconds=TTL)
         assert await store.get("alice", "k") == Completed("f", RESPONSE)
 
     async def test_empty_and_binary_bodies_and_no_headers_round_trip(
@@ -131,9 +155,10 @@ class IdempotencyStoreContract:
     ) -> None:
         binary = StoredResponse(204, (), b"")
         claim = await _reserve(store, key="empty")
-        await store.complete("alice", "empty", claim.token, binary, ttl_seconds=TTL)
+        await store.complete(claim, binary, ttl_seconds=TTL)
         assert await store.get("alice", "empty") == Completed("f", binary)
-        raw = StoredResponse(200, (("etag", '"x"'), ("etag", '"y"')), bytes(range(256)))
+        headers = (("etag", '"x"'), ("etag", '"y"'), ("location", "/caf\xe9"))
+        raw = StoredResponse(200, headers, bytes(range(256)))
         claim = await _reserve(store, key="raw")
-        await store.complete("alice", "raw", claim.token, raw, ttl_seconds=TTL)
+        await store.complete(claim, raw, ttl_seconds=TTL)
         assert await store.get("alice", "raw") == Completed("f", raw)

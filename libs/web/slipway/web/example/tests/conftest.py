@@ -1,40 +1,37 @@
-"""Fixtures for the example service's API tests: settings, app, client and captured logs."""
+"""Fixtures for the example service's tests: its Service, settings and captured logs.
+
+`app` and `client` come from the slipway.web.testing plugin, built from `service`.
+"""
 
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
 from slipway.config import Environment
 from slipway.logging import configure_logging
-from slipway.web import WebSettings
-from slipway.web.example.app import Settings, build_app
+from slipway.web import Service, WebSettings
+from slipway.web.example.app import Settings
+from slipway.web.example.app import service as example_service
 from slipway.web.example.tests.log_capture import CapturedLogs
-from slipway.web.testing import app_client
+
+pytest_plugins = ["slipway.web.testing"]
 
 MAX_BODY_BYTES = 512
+
+
+@pytest.fixture
+def service() -> Service[Settings]:
+    """The example service."""
+    return example_service
 
 
 @pytest.fixture
 def settings() -> Settings:
     """Example settings for tests: JSON logs, a small body limit."""
     return Settings(environment=Environment.TEST, web=WebSettings(max_body_bytes=MAX_BODY_BYTES))
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    """The example app."""
-    return build_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client talking to the app through ASGITransport, lifespan running."""
-    async with app_client(app) as http:
-        yield http
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""`python -m slipway.web.example`: a bad configuration is one readable message and exit 2."""
+"""The example's entry point: a bad configuration is one readable message and exit 2."""
 
 import pytest
 
-from slipway.web.example.__main__ import main
+from slipway.web.example.app import service
 
 
 def test_bad_configuration_exits_2_without_a_traceback(
@@ -10,7 +10,7 @@ def test_bad_configuration_exits_2_without_a_traceback(
 ) -> None:
     monkeypatch.setenv("EXAMPLE_WEB__PORT", "eighty")
     monkeypatch.setenv("EXAMPLE_LOG_LEVEL", "chatty")
-    assert main() == 2
+    assert service.main() == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("Invalid configuration for Settings:")

@@ -66,3 +66,18 @@ def test_any_difference_in_what_the_request_asks_changes_the_fingerprint(
 def test_headers_outside_the_fingerprint_do_not_change_it() -> None:
     traced = _scope(headers=[(b"content-type", b"application/json"), (b"x-request-id", b"1")])
     assert request_fingerprint(traced, b"", HEADERS) == request_fingerprint(_scope(), b"", HEADERS)
+
+
+@pytest.mark.parametrize(
+    ("scope", "body"),
+    [
+        (_scope(), b"\xed\xa0\x80"),  # a lone surrogate, UTF-8 encoded: not valid UTF-8
+        (_scope(), b"\xff\xfe\x00"),
+        (_scope(path="/v1/\udcff"), b""),  # a server that decodes the path with surrogateescape
+        (_scope(headers=[(b"content-type", b"text/\xff")]), b""),
+    ],
+)
+def test_bytes_that_are_not_utf8_are_fingerprinted_not_refused(scope: Scope, body: bytes) -> None:
+    fingerprint = request_fingerprint(scope, body, HEADERS)
+    assert len(fingerprint) == 64
+    assert fingerprint != request_fingerprint(_scope(), b"", HEADERS)

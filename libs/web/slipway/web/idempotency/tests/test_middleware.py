@@ -4,6 +4,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
 import httpx
@@ -18,7 +19,9 @@ from slipway.web.idempotency import (
     KEY_REUSED_TYPE,
     IdempotencyMiddleware,
     IdempotencySettings,
+    IdempotencyStore,
     InMemoryIdempotencyStore,
+    InProgress,
     principal_or_anonymous,
 )
 
@@ -89,14 +92,26 @@ def settings() -> IdempotencySettings:
     return IdempotencySettings(wait_seconds=2.0, max_body_bytes=10_000)
 
 
+@asynccontextmanager
+async def _client(
+    calls: Counter[str],
+    settings: IdempotencySettings | None = None,
+    store: IdempotencyStore | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the service behind FakeAuth and the middleware (one instance of it)."""
+    if store is None:  # not `or`: an empty store has len() 0
+        store = InMemoryIdempotencyStore()
+    app = FakeAuth(IdempotencyMiddleware(_service(calls), store=store, settings=settings))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
 @pytest.fixture
 async def client(
     calls: Counter[str], settings: IdempotencySettings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    store = InMemoryIdempotencyStore()
-    app = FakeAuth(IdempotencyMiddleware(_service(calls), store=store, settings=settings))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with _client(calls, settings) as client:
         yield client
 
 
@@ -141,9 +156,12 @@ async def test_key_reused_for_another_request_is_refused_with_422(
     await client.post("/things", content=b"1", headers=headers)
     other_body = await client.post("/things", content=b"2", headers=headers)
     other_query = await client.post("/things?delay=0", content=b"1", headers=headers)
+    other_path = await client.post("/status/201", content=b"1", headers=headers)
+    other_method = await client.put("/things", content=b"1", headers=headers)
 
     assert calls["things"] == 1
-    for response in (other_body, other_query):
+    assert calls["status-201"] == 0
+    for response in (other_body, other_query, other_path, other_method):
         assert response.status_code == 422
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"] == KEY_REUSED_TYPE
@@ -209,20 +227,86 @@ async def test_duplicate_still_in_progress_after_the_wait_gets_409_with_retry_af
     calls: Counter[str],
 ) -> None:
     settings = IdempotencySettings(wait_seconds=0.1, retry_after_seconds=3)
-    app = FakeAuth(
-        IdempotencyMiddleware(_service(calls), store=InMemoryIdempotencyStore(), settings=settings)
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with _client(calls, settings) as client:
         headers = _key()
         first = asyncio.create_task(client.post("/things?delay=0.5", content=b"1", headers=headers))
         await asyncio.sleep(0.05)
         duplicate = await client.post("/things?delay=0.5", content=b"1", headers=headers)
         assert (await first).status_code == 201
     assert duplicate.status_code == 409
+    assert duplicate.headers["content-type"] == "application/problem+json"
     assert duplicate.headers["retry-after"] == "3"
     assert duplicate.json()["type"] == IN_PROGRESS_TYPE
     assert calls["things"] == 1
+
+
+async def test_the_key_is_reserved_before_the_handler_runs(calls: Counter[str]) -> None:
+    store = InMemoryIdempotencyStore()
+    seen: list[object] = []
+    service = _service(calls)
+
+    @service.post("/peek")
+    async def peek() -> Response:
+        seen.append(await store.get("alice", "peeked"))
+        return Response(b"", 204)
+
+    app = FakeAuth(IdempotencyMiddleware(service, store=store))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        await client.post("/peek", headers={**SUBJECT, "idempotency-key": "peeked"})
+    assert len(seen) == 1
+    assert isinstance(seen[0], InProgress)
+    assert await store.get("alice", "peeked") is not None  # and completed afterwards
+
+
+async def test_another_request_under_a_key_in_progress_is_refused_at_once(
+    client: httpx.AsyncClient, calls: Counter[str]
+) -> None:
+    headers = _key()
+    first = asyncio.create_task(client.post("/things?delay=0.5", content=b"1", headers=headers))
+    await asyncio.sleep(0.05)
+    other = await client.post("/things?delay=0.5", content=b"2", headers=headers)
+    assert other.status_code == 422
+    assert other.json()["type"] == KEY_REUSED_TYPE
+    assert not first.done()  # refused without waiting for the first
+    assert (await first).status_code == 201
+    assert calls["things"] == 1
+
+
+async def test_instances_sharing_a_store_run_once_and_replay_the_same_bytes(
+    calls: Counter[str], settings: IdempotencySettings
+) -> None:
+    store = InMemoryIdempotencyStore()
+    async with (
+        _client(calls, settings, store) as one,
+        _client(calls, settings, store) as two,
+    ):
+        headers = _key()
+        responses = await asyncio.gather(
+            *(
+                (one if n % 2 else two).post("/things?delay=0.2", content=b"1", headers=headers)
+                for n in range(20)
+            )
+        )
+    assert calls["things"] == 1
+    stored = ("content-type", "location", "etag", "content-length")
+    shapes = {
+        (r.status_code, tuple(r.headers.get(h) for h in stored), r.content) for r in responses
+    }
+    assert len(shapes) == 1
+
+
+async def test_invalid_utf8_and_lone_surrogate_bodies_are_guarded_like_any_other(
+    client: httpx.AsyncClient, calls: Counter[str]
+) -> None:
+    headers = _key()
+    body = b"\xed\xa0\x80\xff\xfe"  # a UTF-8 encoded lone surrogate, then bytes UTF-8 never has
+    first = await client.post("/status/200", content=body, headers=headers)
+    second = await client.post("/status/200", content=body, headers=headers)
+    other = await client.post("/status/200", content=body + b"\x00", headers=headers)
+    assert (second.status_code, second.content) == (first.status_code, first.content)
+    assert other.status_code == 422
+    assert calls["status-200"] == 1
 
 
 @pytest.mark.parametrize("code", [409, 429, 500, 503])
@@ -258,35 +342,20 @@ async def test_handler_exception_releases_the_key(
     assert calls["boom"] == 2
 
 
-async def test_streamed_response_within_the_limit_is_stored_whole(
-    client: httpx.AsyncClient, calls: Counter[str]
+@pytest.mark.parametrize(("size", "runs"), [(5000, 1), (50000, 2)])
+async def test_streamed_response_is_stored_whole_within_the_limit_and_not_above(
+    client: httpx.AsyncClient, calls: Counter[str], size: int, runs: int
 ) -> None:
     headers = _key()
-    first = await client.post("/stream?size=5000", headers=headers)
-    second = await client.post("/stream?size=5000", headers=headers)
-    assert calls["stream"] == 1
-    assert len(first.content) == 5032
-    assert second.content == first.content
-
-
-async def test_response_over_the_size_limit_is_sent_whole_but_not_stored(
-    client: httpx.AsyncClient, calls: Counter[str]
-) -> None:
-    headers = _key()
-    first = await client.post("/stream?size=50000", headers=headers)
-    second = await client.post("/stream?size=50000", headers=headers)
-    assert calls["stream"] == 2
-    assert len(first.content) == len(second.content) == 50032
-    assert first.content != second.content
+    first = await client.post(f"/stream?size={size}", headers=headers)
+    second = await client.post(f"/stream?size={size}", headers=headers)
+    assert calls["stream"] == runs
+    assert len(first.content) == len(second.content) == size + 32
+    assert (second.content == first.content) == (runs == 1)
 
 
 async def test_disabled_settings_let_every_request_run(calls: Counter[str]) -> None:
-    settings = IdempotencySettings(enabled=False)
-    app = FakeAuth(
-        IdempotencyMiddleware(_service(calls), store=InMemoryIdempotencyStore(), settings=settings)
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with _client(calls, IdempotencySettings(enabled=False)) as client:
         headers = _key()
         await client.post("/things", content=b"1", headers=headers)
         await client.post("/things", content=b"1", headers=headers)
