@@ -1,22 +1,25 @@
-"""Fixtures for the service's tests: settings, the app and an httpx client talking to it."""
+"""The service under test and its test settings; `app` and `client` come from slipway.web.testing."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
-from contexts.main import build_app
+from contexts.main import service as this_service
 from contexts.migrations import MIGRATIONS_DIR
 from contexts.settings import Settings
 from slipway.config import Environment
 from slipway.db import DatabaseSettings
-from slipway.web.testing import app_client
+from slipway.web import Service
 
-# Fixtures of the libs: throwaway databases (slipway.db), Redis under a test prefix (slipway.cache).
-pytest_plugins = ["slipway.cache.testing", "slipway.db.testing"]
+# The libs' fixtures: app and client, throwaway databases, Redis under a test prefix.
+pytest_plugins = ["slipway.web.testing", "slipway.cache.testing", "slipway.db.testing"]
+
+
+@pytest.fixture
+def service() -> Service[Settings]:
+    """The service under test."""
+    return this_service
 
 
 @pytest.fixture
@@ -27,19 +30,6 @@ def settings(tmp_path: Path) -> Settings:
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")),
         redis=None,
     )
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    """The service's app, built as in production."""
-    return build_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client talking to the app through ASGITransport, lifespan running."""
-    async with app_client(app) as http:
-        yield http
 
 
 @pytest.fixture

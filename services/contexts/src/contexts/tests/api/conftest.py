@@ -53,6 +53,12 @@ ROOT = bearer("root", scopes=[ADMIN])
 READER_ONLY = bearer("alice", scopes=[READ])
 
 
+@pytest.fixture
+def fuzz_headers() -> Headers:
+    """ContractSuite's fuzzing sends a token with read and write, so requests get past 401."""
+    return bearer("fuzzer")
+
+
 def document(content: str = "hello", **extra: object) -> dict[str, object]:
     """A `document` v1 PUT body shared with bob (reader) and the editors group (writers)."""
     return {
