@@ -1,4 +1,4 @@
-"""The service under test and its test settings; `app` and `client` come from slipway.web.testing."""
+"""The service under test and its test settings (`app`, `client`: slipway.web.testing)."""
 
 from pathlib import Path
 
