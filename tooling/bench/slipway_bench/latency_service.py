@@ -1,0 +1,170 @@
+"""The contexts service as the latency benchmark runs it: its environment and its process.
+
+The service is started as `python -m contexts.main`, its own entry point, configured only
+through `CONTEXTS_*` variables. Their names are derived at run time from the fields of
+`contexts.settings.Settings`, so a renamed setting fails here with a message naming it, and a
+configuration the service refuses fails with the service's own one-screen error.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings
+
+import contexts.main
+from contexts.settings import Settings
+from slipway.config import env_var_name
+from slipway_bench.server import HOST
+
+READY_TIMEOUT_S = 90.0
+# Measured, never refused: the default (600 per minute per principal) would answer 429.
+UNLIMITED_REQUESTS = 1_000_000_000
+
+
+class SettingMissingError(RuntimeError):
+    """The service's settings have no field the benchmark needs to set."""
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model behind a field's annotation (`X`, `X | None`), if any."""
+    if get_origin(annotation) in (Union, UnionType):
+        models = [a for a in get_args(annotation) if a is not NoneType]
+        annotation = models[0] if len(models) == 1 else None
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
+
+
+def has_setting(settings_cls: type[BaseModel], *path: str) -> bool:
+    """Whether `settings_cls` has the (nested) field `path`, e.g. ("events", "stream_prefix")."""
+    model: type[BaseModel] | None = settings_cls
+    for name in path:
+        if model is None or name not in model.model_fields:
+            return False
+        model = _model_of(model.model_fields[name].annotation)
+    return True
+
+
+def setting_default(settings_cls: type[BaseModel], *path: str) -> Any:
+    """The default of the (nested) field `path`; `SettingMissingError` if there is none."""
+    if not has_setting(settings_cls, *path):
+        raise SettingMissingError(f"{settings_cls.__name__} has no setting {'.'.join(path)}")
+    model: type[BaseModel] = settings_cls
+    for name in path[:-1]:
+        inner = _model_of(model.model_fields[name].annotation)
+        if inner is None:  # unreachable: has_setting walked the same path
+            raise SettingMissingError(f"{settings_cls.__name__}.{name} is not a model")
+        model = inner
+    return model.model_fields[path[-1]].get_default(call_default_factory=True)
+
+
+def environment_for(
+    settings_cls: type[BaseSettings], values: Mapping[tuple[str, ...], str]
+) -> dict[str, str]:
+    """The variables setting each (nested) field path to its value; refuses unknown fields."""
+    missing = [".".join(path) for path in values if not has_setting(settings_cls, *path)]
+    if missing:
+        raise SettingMissingError(
+            f"the contexts service has no setting {', '.join(missing)}: update"
+            f" slipway_bench.latency_service to the new settings"
+        )
+    return {env_var_name(settings_cls, *path): value for path, value in values.items()}
+
+
+def service_settings(
+    port: int, database_url: str, redis_url: str | None, stream_prefix: str | None
+) -> dict[tuple[str, ...], str]:
+    """The settings the benchmark gives the service, by field path (see the module docstring)."""
+    values = {
+        ("environment",): "development",  # HS256 development tokens are refused otherwise
+        ("log_level",): "INFO",
+        ("log_renderer",): "json",
+        ("web", "host"): HOST,
+        ("web", "port"): str(port),
+        ("web", "drain_delay_seconds"): "0",
+        ("web", "rate_limit", "requests"): str(UNLIMITED_REQUESTS),
+        ("web", "rate_limit", "window_seconds"): "1",
+        ("database", "url"): database_url,
+        ("migrate_on_startup",): "true",
+    }
+    if redis_url is not None:
+        values[("redis", "url")] = redis_url
+    if stream_prefix is not None:
+        values[("events", "stream_prefix")] = stream_prefix
+    return values
+
+
+def _log_tail(log: Path) -> str:
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:])
+
+
+@dataclass(frozen=True)
+class RunningService:
+    """A started service: where it listens and its process id (for CPU accounting)."""
+
+    base_url: str
+    pid: int
+
+
+def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the contexts service exited {process.returncode} at start-up (a refused"
+                f" configuration exits 2); its output:\n{_log_tail(log)}"
+            )
+        try:
+            with urllib.request.urlopen(f"{base_url}/ready", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.25)
+    raise RuntimeError(
+        f"{base_url}/ready not ready within {READY_TIMEOUT_S:.0f}s:\n{_log_tail(log)}"
+    )
+
+
+@contextmanager
+def running_service(
+    settings: Mapping[tuple[str, ...], str], workdir: Path, *, cpu: int | None
+) -> Iterator[RunningService]:
+    """Run `python -m contexts.main` in `workdir` (pinned to `cpu`) until the block ends."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTS_")}
+    env = {
+        **inherited,
+        **environment_for(Settings, settings),
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
+    log = workdir / "contexts.stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", contexts.main.__name__],
+            cwd=workdir,  # no stray .env file, no ./contexts.db of someone else's
+            stdout=subprocess.DEVNULL,  # the JSON access log: rendered, discarded
+            stderr=stderr,
+            env=env,
+            preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
+        )
+    base_url = f"http://{HOST}:{settings[('web', 'port')]}"
+    try:
+        _wait_until_ready(base_url, process, log)
+        yield RunningService(base_url=base_url, pid=process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
