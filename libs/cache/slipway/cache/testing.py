@@ -18,6 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -75,16 +76,23 @@ async def delete_keys(client: RedisClient) -> None:
         await client.redis.delete(*keys)
 
 
-@pytest.fixture
-async def redis_client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
-    """A started client; every key under its prefix is deleted afterwards."""
-    client = RedisClient(redis_settings)
+@asynccontextmanager
+async def started_redis_client(settings: RedisSettings) -> AsyncIterator[RedisClient]:
+    """A started client; every key under its prefix is deleted when the block ends."""
+    client = RedisClient(settings)
     await client.start()
     try:
         yield client
     finally:
         await delete_keys(client)
         await client.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
+    """A started client; every key under its prefix is deleted afterwards."""
+    async with started_redis_client(redis_settings) as client:
+        yield client
 
 
 class PrivateRedisServer:

@@ -11,6 +11,7 @@ from slipway.db.idempotency import (
 )
 from slipway.db.metrics import DatabaseMetrics, database_metrics
 from slipway.db.settings import DatabaseSettings, async_url
+from slipway.db.types import UtcDateTime
 from slipway.db.unit_of_work import SqlAlchemyUnitOfWork, UnitOfWork
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "SqlAlchemyUnitOfWork",
     "SqlIdempotencyStore",
     "UnitOfWork",
+    "UtcDateTime",
     "async_url",
     "create_engine",
     "create_idempotency_table",

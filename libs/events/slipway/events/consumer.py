@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from slipway.db import UtcDateTime
 from slipway.events.envelope import Event, StreamEntry
 from slipway.events.ports import ConsumerGroupStream
-from slipway.events.table import EVENT_ID_LENGTH, NAME_LENGTH, UtcDateTime
+from slipway.events.table import EVENT_ID_LENGTH, NAME_LENGTH
 
 logger = logging.getLogger("slipway.events")
 

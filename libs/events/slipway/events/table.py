@@ -5,11 +5,10 @@ insertion order and is the order the relay publishes in; `event_id` is the event
 identity (consumers de-duplicate on it); `published_at` is NULL until the relay published it.
 """
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
+
+from slipway.db import UtcDateTime
 
 DEFAULT_TABLE_NAME = "slipway_outbox"
 EVENT_ID_LENGTH = 64
@@ -19,27 +18,6 @@ NAME_LENGTH = 255
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # Autoincrementing 64-bit positions; SQLite only autoincrements an INTEGER PRIMARY KEY.
 BigPosition = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-class UtcDateTime(sa.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset: it is UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Refuse naive datetimes; store aware ones in UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: only timezone-aware datetimes are stored")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Aware UTC datetimes, also from SQLite, which returns them naive."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def pending_index_name(name: str) -> str:

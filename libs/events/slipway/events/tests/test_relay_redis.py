@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from slipway.cache import RedisClient, RedisSettings
-from slipway.cache.testing import PrivateRedisServer, private_redis_server  # noqa: F401
+from slipway.cache.testing import PrivateRedisServer
 from slipway.events import Event, OutboxRelay, OutboxSettings, RedisEventStream
 from slipway.events.tests.conftest import OutboxDatabase
 
@@ -21,7 +21,7 @@ SETTINGS = OutboxSettings(
 
 
 @pytest.fixture
-async def private_redis(private_redis_server: PrivateRedisServer) -> AsyncIterator[RedisClient]:  # noqa: F811
+async def private_redis(private_redis_server: PrivateRedisServer) -> AsyncIterator[RedisClient]:
     """A started client of the test's own redis-server."""
     client = RedisClient(RedisSettings(url=SecretStr(private_redis_server.url)))
     await client.start()
@@ -80,7 +80,7 @@ async def test_events_reach_redis_streams_with_their_ids_in_commit_order(
 async def test_a_redis_outage_loses_no_event(
     outbox_database: OutboxDatabase,
     private_redis: RedisClient,
-    private_redis_server: PrivateRedisServer,  # noqa: F811
+    private_redis_server: PrivateRedisServer,
 ) -> None:
     stream = RedisEventStream(private_redis)
     registry = CollectorRegistry()
