@@ -6,31 +6,38 @@ Service-owned: the template wrote it once and never changes it again.
   migrations run at start-up unless `migrate_on_startup` is off;
 - the registry's use-cases (`ContextRegistry`) with the built-in kinds;
 - auth: bearer tokens through slipway.auth (HS256 with a development secret by default);
-- events: the outbox relay moves committed changes to a Redis Stream when `redis` is set,
-  else to an in-process stream; `/v1/events` serves them as server-sent events;
+- `Idempotency-Key` on PUT/PATCH/DELETE: slipway.web's `IdempotencyMiddleware` on slipway.db's
+  `SqlIdempotencyStore` (the `slipway_idempotency` table), shared by every instance;
+- events (slipway.events): the unit of work writes change events to the outbox, whose relay
+  (woken on commit) moves them to a Redis Stream when `redis` is set, else to an in-process
+  stream; one `StreamHub` per process reads it for `/v1/events` (server-sent events) and the
+  MCP subscriptions, both filtered by one `EventVisibility`;
 - the /v1 REST routes, and the same registry as an MCP server at /mcp (Streamable HTTP).
 """
 
-from contexts.adapters.memory_stream import InMemoryEventStream
-from contexts.adapters.redis_stream import RedisEventStream
-from contexts.adapters.sql import SqlIdempotencyStore, SqlOutboxSource, SqlUnitOfWorkFactory
+from starlette.middleware import Middleware
+
+from contexts.adapters.sql import (
+    SqlAccessLookup,
+    SqlUnitOfWorkFactory,
+    change_outbox,
+)
 from contexts.adapters.sql.clock import SystemClock
 from contexts.adapters.sql.migrate import MigrateOnStartup
-from contexts.api.actor import namespace_reader
+from contexts.adapters.sql.tables import idempotency
 from contexts.api.contexts import contexts_router
-from contexts.api.events import events_router
-from contexts.api.idempotency import IdempotencyGuard
+from contexts.api.events import event_reader, events_router
 from contexts.domain.builtin_kinds import default_kinds
 from contexts.domain.ports import Clock
-from contexts.domain.relay import EventStream
 from contexts.domain.service import ContextRegistry
-from contexts.events.relay import OutboxRelay
+from contexts.events.visibility import EventVisibility
 from contexts.mcp.server import build_mcp
 from contexts.settings import Settings
 from slipway.auth import build_authenticator
 from slipway.cache import RedisClient, RedisRateLimitBackend
-from slipway.db import Database
-from slipway.web import ServiceParts
+from slipway.db import Database, SqlIdempotencyStore
+from slipway.events import InMemoryEventStream, OutboxRelay, RedisEventStream, StreamHub
+from slipway.web import IdempotencyMiddleware, ServiceParts
 
 
 def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
@@ -48,15 +55,17 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
     parts.auth = authenticator
 
     kinds = default_kinds()
-    registry = ContextRegistry(SqlUnitOfWorkFactory(database), kinds, clock)
-    idempotency = IdempotencyGuard(
-        SqlIdempotencyStore(database, clock=clock), clock, settings.idempotency_ttl_seconds
-    )
-    parts.routers.append(
-        contexts_router(registry, kinds, idempotency, groups_claim=settings.groups_claim)
+    outbox = change_outbox(channel=settings.events.outbox.channel)
+    registry = ContextRegistry(SqlUnitOfWorkFactory(database, outbox), kinds, clock)
+    parts.routers.append(contexts_router(registry, kinds, groups_claim=settings.groups_claim))
+    # One clock for the registry and the keys' lease and TTL (SystemClock: time.time()).
+    keys = SqlIdempotencyStore(database, table=idempotency, clock=lambda: clock.now().timestamp())
+    parts.resources.append(keys.purger())
+    parts.middleware.append(
+        Middleware(IdempotencyMiddleware, store=keys, settings=settings.idempotency)
     )
 
-    stream: EventStream
+    stream: RedisEventStream | InMemoryEventStream
     if settings.redis is not None:
         redis = RedisClient(settings.redis)
         parts.resources.append(redis)
@@ -67,24 +76,21 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
             redis, prefix=settings.events.stream_prefix, maxlen=settings.events.stream_maxlen
         )
     else:
-        stream = InMemoryEventStream()
-    parts.resources.append(
-        OutboxRelay(
-            SqlOutboxSource(database, clock=clock),
-            stream,
-            batch_size=settings.events.batch_size,
-            poll_interval=settings.events.poll_interval_seconds,
-            max_backoff=settings.events.max_backoff_seconds,
-        )
+        stream = InMemoryEventStream(maxlen=settings.events.stream_maxlen)
+    parts.resources.append(OutboxRelay(database, outbox, stream, settings=settings.events.outbox))
+    hub = StreamHub(stream, settings.events.fanout)
+    parts.resources.append(hub)
+    visibility = EventVisibility(
+        SqlAccessLookup(database), max_entries=settings.events.visibility_cache_size
     )
-    parts.routers.append(
-        events_router(stream, settings.events, authorize=namespace_reader(authenticator))
-    )
+    reader = event_reader(authenticator, settings.groups_claim)
+    parts.routers.append(events_router(hub, visibility, reader))
 
     mcp = build_mcp(
         registry,
         authenticator,
-        stream,
+        hub,
+        visibility,
         namespaces=settings.mcp_namespaces,
         groups_claim=settings.groups_claim,
         version=settings.version,

@@ -10,7 +10,12 @@ from contexts.composition import compose
 from contexts.settings import Settings
 from slipway.web import Service
 
-service = Service(Settings, compose, title="contexts", package=contexts)
+service = Service(
+    Settings,
+    compose,
+    title="contexts",
+    package=contexts,
+)
 build_app = service.build_app
 
 if __name__ == "__main__":

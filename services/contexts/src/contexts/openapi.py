@@ -1,4 +1,6 @@
-"""Rewrite openapi.json, the committed contract: `./pants run services/contexts:openapi`.
+"""Rewrite openapi.json, the committed contract, from the app.
+
+    ./pants run services/contexts:openapi
 
 Run from the repository root; a path argument writes elsewhere (`-`: stdout), `--check` compares.
 """

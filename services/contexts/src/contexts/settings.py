@@ -10,7 +10,7 @@ from slipway.cache import RedisSettings
 from slipway.config import ServiceSettings
 from slipway.db import DatabaseSettings
 from slipway.observability import ObservabilitySettings
-from slipway.web import WebSettings
+from slipway.web import IdempotencySettings, WebSettings
 
 DEFAULT_PORT = 8000
 
@@ -49,9 +49,11 @@ class Settings(ServiceSettings):
     )
     # The token claim listing the caller's groups (ACL entries `group:<name>`).
     groups_claim: str = "groups"
-    # How long a response stored under an Idempotency-Key is replayed.
-    idempotency_ttl_seconds: float = Field(default=24 * 3600, gt=0)
-    # The outbox relay and the event streams (CONTEXTS_EVENTS__BATCH_SIZE, ...).
+    # Idempotency-Key on PUT/PATCH/DELETE (slipway.web): CONTEXTS_IDEMPOTENCY__TTL_SECONDS, ...
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    # Change events on slipway.events: CONTEXTS_EVENTS__STREAM_PREFIX, the relay's
+    # CONTEXTS_EVENTS__OUTBOX__POLL_INTERVAL_SECONDS, the SSE/MCP limits per caller
+    # CONTEXTS_EVENTS__FANOUT__PER_PRINCIPAL (and __TOTAL), ...
     events: EventsSettings = EventsSettings()
     # Namespaces whose contexts MCP `resources/list` shows (CONTEXTS_MCP_NAMESPACES='["agents"]');
     # any context can still be read by its context://namespace/name URI.

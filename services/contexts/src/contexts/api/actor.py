@@ -5,15 +5,13 @@ The token-to-problem mapping is slipway.auth's alone (`require_scopes`,
 `contexts:read` and `contexts:write`, as the domain's policy has it.
 """
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Request
 from pydantic import ValidationError
 
 from contexts.domain.model import Actor
-from contexts.domain.policy import READ_SCOPE
-from slipway.auth import Authenticator, Principal, require_scopes
+from slipway.auth import Principal, require_scopes
 from slipway.web import ProblemError
 
 
@@ -49,13 +47,3 @@ def actor_requiring(scope: str, groups_claim: str) -> ActorDependency:
         return actor_of(principal, groups_claim)
 
     return actor
-
-
-def namespace_reader(authenticator: Authenticator) -> Callable[[Request, str], Awaitable[None]]:
-    """An `authorize(request, namespace)` hook for the event stream: `contexts:read` (implied
-    by admin), refused with the same problems as every other route."""
-
-    async def authorize(request: Request, namespace: str) -> None:
-        await authenticator.principal_or_problem(request, READ_SCOPE)
-
-    return authorize

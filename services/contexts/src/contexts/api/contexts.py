@@ -3,7 +3,9 @@
 Concurrency control is HTTP's: every representation carries a strong `ETag`; writes honour
 `If-Match` (412 when it does not match, or the context does not exist) and PUT honours
 `If-None-Match: *` (create only: 412 when it exists); `GET` with a matching `If-None-Match`
-answers 304. Every mutating request accepts `Idempotency-Key` (see `idempotency.py`).
+answers 304. Every mutating request accepts `Idempotency-Key`: slipway.web's
+`IdempotencyMiddleware` (composed in `composition.py`) acts on it before the route runs; the
+routes only declare it, so the OpenAPI document shows it.
 
 DELETE appends a tombstone version and answers 200 with it (its `version` and `ETag` tell the
 client which version deleted the context); the history stays readable under `/versions`.
@@ -17,7 +19,6 @@ from pydantic import BaseModel
 
 from contexts.api.actor import actor_requiring
 from contexts.api.errors import DomainErrorRoute
-from contexts.api.idempotency import IDEMPOTENCY_KEY_PATTERN, IdempotencyGuard
 from contexts.api.schemas import (
     AuditEntryOut,
     AuditList,
@@ -35,6 +36,7 @@ from contexts.domain.preconditions import parse_entity_tags
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
 from slipway.logging import current_request_id
 from slipway.web import ORJSONResponse, ProblemError
+from slipway.web.idempotency.fingerprint import IDEMPOTENCY_KEY_PATTERN
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -45,7 +47,13 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: PROBLEM,
     422: PROBLEM,
 }
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**READ_ERRORS, 409: PROBLEM, 412: PROBLEM}
+# 400: a malformed Idempotency-Key; 409 also: a request under the same key still in progress.
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **READ_ERRORS,
+    400: PROBLEM,
+    409: PROBLEM,
+    412: PROBLEM,
+}
 
 Namespace = Annotated[str, Path(pattern=NAME_PATTERN, examples=["team-a"])]
 Name = Annotated[str, Path(pattern=NAME_PATTERN, examples=["runbook"])]
@@ -61,10 +69,17 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
+        pattern=f"^{IDEMPOTENCY_KEY_PATTERN.pattern}$",
         description="replay the first response to this key instead of repeating the request",
     ),
 ]
+
+
+def _accepts_idempotency_key(idempotency_key: IdempotencyKeyHeader = None) -> None:
+    """Declares `Idempotency-Key` for the OpenAPI document; the middleware has acted on it."""
+
+
+ACCEPTS_IDEMPOTENCY_KEY = Depends(_accepts_idempotency_key)
 
 
 def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -104,7 +119,6 @@ def _matches(if_none_match: str, etag: str) -> bool:
 def contexts_router(
     registry: ContextRegistry,
     kinds: KindRegistry,
-    idempotency: IdempotencyGuard,
     *,
     groups_claim: str = "groups",
 ) -> APIRouter:
@@ -120,6 +134,7 @@ def contexts_router(
         response_model=ContextOut,
         status_code=200,
         summary="Create or replace a context",
+        dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
         responses={201: {"model": ContextOut, "description": "created"}, **WRITE_ERRORS},
     )
     async def put_context(
@@ -130,33 +145,29 @@ def contexts_router(
         actor: Writer,
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
-        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
         """Create the context, or replace its content; the same content again changes nothing.
 
         201 on creation, else 200 (a new version only when something changed).
         """
-
-        async def operation() -> Response:
-            key = ContextKey.parse(namespace, name)
-            result = await registry.put(
-                actor,
-                key,
-                _draft(kinds, submitted),
-                if_match=if_match,
-                if_none_match=if_none_match,
-                request_id=current_request_id(),
-            )
-            if result.created:
-                return _context_response(result.context, 201, Location=_location(request, key))
-            return _context_response(result.context)
-
-        return await idempotency.run(request, actor, idempotency_key, operation)
+        key = ContextKey.parse(namespace, name)
+        result = await registry.put(
+            actor,
+            key,
+            _draft(kinds, submitted),
+            if_match=if_match,
+            if_none_match=if_none_match,
+            request_id=current_request_id(),
+        )
+        if result.created:
+            return _context_response(result.context, 201, Location=_location(request, key))
+        return _context_response(result.context)
 
     @router.patch(
         "/contexts/{namespace}/{name}",
         response_model=ContextOut,
         summary="Merge-patch a context's body and labels",
+        dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
         responses={415: PROBLEM, **WRITE_ERRORS},
     )
     async def patch_context(
@@ -166,52 +177,43 @@ def contexts_router(
         patch: Annotated[ContextPatch, Body(media_type=MERGE_PATCH)],
         actor: Writer,
         if_match: IfMatch = None,
-        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
         """Apply a JSON Merge Patch (RFC 7396, `application/merge-patch+json`) to `body` and
         `labels`; the result must still be valid for the context's kind."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in {MERGE_PATCH, "application/json"}:
             raise ProblemError(415, f"expected {MERGE_PATCH}, got {content_type or 'none'}")
-
-        async def operation() -> Response:
-            key = ContextKey.parse(namespace, name)
-            result = await registry.patch(
-                actor,
-                key,
-                patch.body if "body" in patch.model_fields_set else {},
-                labels_patch=patch.labels,
-                if_match=if_match,
-                request_id=current_request_id(),
-            )
-            return _context_response(result.context)
-
-        return await idempotency.run(request, actor, idempotency_key, operation)
+        result = await registry.patch(
+            actor,
+            ContextKey.parse(namespace, name),
+            patch.body if "body" in patch.model_fields_set else {},
+            labels_patch=patch.labels,
+            if_match=if_match,
+            request_id=current_request_id(),
+        )
+        return _context_response(result.context)
 
     @router.delete(
         "/contexts/{namespace}/{name}",
         response_model=ContextOut,
         summary="Delete a context (appends a tombstone version)",
+        dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
         responses=WRITE_ERRORS,
     )
     async def delete_context(
-        request: Request,
         namespace: Namespace,
         name: Name,
         actor: Writer,
         if_match: IfMatch = None,
-        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
         """Delete the context: 200 with the tombstone version; its history stays readable."""
-
-        async def operation() -> Response:
-            key = ContextKey.parse(namespace, name)
-            deleted = await registry.delete(
-                actor, key, if_match=if_match, request_id=current_request_id()
-            )
-            return _context_response(deleted)
-
-        return await idempotency.run(request, actor, idempotency_key, operation)
+        deleted = await registry.delete(
+            actor,
+            ContextKey.parse(namespace, name),
+            if_match=if_match,
+            request_id=current_request_id(),
+        )
+        return _context_response(deleted)
 
     @router.get(
         "/contexts/{namespace}/{name}",

@@ -16,7 +16,6 @@ from contexts.domain.errors import (
     DomainError,
     FieldError,
     Forbidden,
-    IdempotencyKeyReused,
     InvalidInput,
     NotFound,
     PreconditionFailed,
@@ -34,7 +33,6 @@ _STATUSES: tuple[tuple[type[DomainError], int, str], ...] = (
     (Conflict, 409, "Conflict"),
     (InvalidInput, 422, "Invalid input"),
     (UnknownKind, 422, "Unknown kind"),
-    (IdempotencyKeyReused, 422, "Idempotency key reused"),
 )
 
 

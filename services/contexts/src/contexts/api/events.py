@@ -1,99 +1,66 @@
 """`GET /v1/events?namespace=...`: a namespace's change events as server-sent events.
 
-Each event is `id: <stream entry id>`, `event: context.changed`, `data: <ContextChanged
-JSON>`. A client resumes after the last id it saw with the `Last-Event-ID` header (browsers'
-EventSource send it when they reconnect) or the `last_event_id` query parameter; without
-either it gets the namespace's retained history (up to the stream's max length), then live
-events. Idle streams get a comment line every `sse_heartbeat_seconds`. The stream ends when
-the client disconnects, when the server shuts down (sse-starlette watches uvicorn's exit
-flag, which `slipway.web.serve` sets once its drain delay is over) and when the event stream
-fails (the client reconnects after `retry` and resumes).
+On slipway.events: the process's `StreamHub` (one reader for every stream and watcher) and
+its SSE helper (resume, heartbeats, limits, close reason). Each event is `id: <stream entry
+id>`, `event: context.changed`, `data: <ContextChanged JSON>`. A client resumes after the
+last id it saw with the `Last-Event-ID` header (browsers' EventSource send it when they
+reconnect) or the `last_event_id` query parameter; without either it gets the namespace's
+retained history (up to the stream's max length), then live events.
 
-Authorization is the caller's: `authorize(request, namespace)` is awaited before streaming
-and raises to refuse. Events are not filtered further, so a caller allowed to read the
-namespace learns the names, versions, etags and actors of every context in it, including
-those whose ACL it does not pass; no body is ever sent.
+Only events of contexts the caller may read are sent (`EventVisibility`: the latest version's
+ACL governs the whole history); the others leave no trace, not even an id. Past the limits on
+open streams (per caller, per process) the answer is 429 with `Retry-After`.
 """
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import suppress
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from typing import Annotated
 
-import anyio  # pants: no-infer-dep (starlette's own dependency; sse-starlette wants its Event)
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTasks
 
-from contexts.domain.model import NAME_PATTERN
-from contexts.domain.relay import EventStream, StreamEntry
-from contexts.events.settings import EventsSettings
-
-logger = logging.getLogger(__name__)
+from contexts.api.actor import actor_of
+from contexts.domain.model import NAME_PATTERN, Actor
+from contexts.domain.policy import READ_SCOPE
+from contexts.events.visibility import EventVisibility
+from slipway.auth import Authenticator
+from slipway.events import ENTRY_ID_PATTERN, StreamEntry, StreamHub
+from slipway.events.sse import event_source, last_event_id
 
 EVENT_TYPE = "context.changed"
-ENTRY_ID_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
-# How many entries one read returns, and how long it waits for the first.
-READ_BATCH = 100
-READ_BLOCK_MS = 5_000
-# The reconnection delay clients are told (the SSE `retry` field), in milliseconds.
-RECONNECT_MS = 3_000
-# A client that takes longer than this to accept one event is dropped.
-SEND_TIMEOUT_SECONDS = 30.0
-# How long a stream may take to end itself at shutdown before it is cancelled; keep it below
-# the server's graceful-shutdown timeout (slipway.web: `shutdown_grace_seconds`, 20 s).
-SHUTDOWN_GRACE_SECONDS = 2.0
+# Where a stream without Last-Event-ID starts: before the first retained entry.
+FROM_THE_START = "0-0"
 
-Authorize = Callable[[Request, str], Awaitable[None]]
+AuthorizeReader = Callable[[Request], Awaitable[Actor]]
+
+_PROBLEM: dict[str, object] = {"application/problem+json": {}}
+
+
+def event_reader(authenticator: Authenticator, groups_claim: str) -> AuthorizeReader:
+    """The caller as an `Actor` holding `contexts:read` (implied by admin), refused with the
+    same problems as every other route."""
+
+    async def authorize(request: Request) -> Actor:
+        principal = await authenticator.principal_or_problem(request, READ_SCOPE)
+        return actor_of(principal, groups_claim)
+
+    return authorize
+
+
+def render_change(entry: StreamEntry) -> ServerSentEvent:
+    """The SSE form of a change: the `ContextChanged` JSON as data, the entry id as id."""
+    return ServerSentEvent(
+        data=orjson.dumps(entry.event.payload).decode(), event=EVENT_TYPE, id=entry.entry_id
+    )
 
 
 def events_router(
-    stream: EventStream,
-    settings: EventsSettings,
-    authorize: Authorize | None = None,
-    *,
-    read_block_ms: int = READ_BLOCK_MS,
+    hub: StreamHub, visibility: EventVisibility, authorize: AuthorizeReader
 ) -> APIRouter:
-    """The router serving `GET /v1/events`; `authorize` raises to refuse a namespace."""
+    """The router serving `GET /v1/events`; `authorize` gives the calling reader or raises."""
     router = APIRouter(prefix="/v1", tags=["events"])
-
-    async def entries(
-        namespace: str, after: str | None, shutdown: anyio.Event
-    ) -> AsyncIterator[ServerSentEvent]:
-        yield ServerSentEvent(comment="stream open", retry=RECONNECT_MS)
-        cursor = after
-        stopping = asyncio.ensure_future(shutdown.wait())
-        reading: asyncio.Future[Sequence[StreamEntry]] | None = None
-        try:
-            while True:
-                reading = asyncio.ensure_future(
-                    stream.read(namespace, after=cursor, limit=READ_BATCH, block_ms=read_block_ms)
-                )
-                await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not reading.done():
-                    reading.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await reading
-                    yield ServerSentEvent(comment="server shutting down")
-                    return
-                try:
-                    batch = reading.result()
-                except Exception:
-                    logger.warning(
-                        "event stream of %s unavailable; closing the SSE response",
-                        namespace,
-                        exc_info=True,
-                    )
-                    return
-                for entry in batch:
-                    yield ServerSentEvent(
-                        data=entry.event.model_dump_json(), event=EVENT_TYPE, id=entry.entry_id
-                    )
-                    cursor = entry.entry_id
-        finally:
-            stopping.cancel()
-            if reading is not None:
-                reading.cancel()
 
     @router.get(
         "/events",
@@ -101,17 +68,36 @@ def events_router(
         response_class=EventSourceResponse,
         responses={
             200: {
-                "description": "`context.changed` events, `id` = stream entry id",
+                "description": "`context.changed` events of contexts the caller may read, "
+                "`id` = stream entry id",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            }
+            },
+            401: {"description": "problem details", "content": _PROBLEM},
+            403: {"description": "problem details", "content": _PROBLEM},
+            422: {"description": "problem details", "content": _PROBLEM},
+            429: {
+                "description": "Too many open event streams (for this caller or this instance); "
+                "retry after `Retry-After` seconds",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": _PROBLEM,
+            },
+            503: {
+                "description": "The event stream cannot be read; retry after `Retry-After`",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": _PROBLEM,
+            },
         },
     )
     async def stream_events(
         request: Request,
         namespace: Annotated[str, Query(pattern=NAME_PATTERN)],
-        last_event_id: Annotated[
+        last_event_id_query: Annotated[
             str | None,
-            Query(pattern=ENTRY_ID_PATTERN, description="Resume after this entry id"),
+            Query(
+                alias="last_event_id",
+                pattern=ENTRY_ID_PATTERN,
+                description="Resume after this entry id",
+            ),
         ] = None,
         last_event_id_header: Annotated[
             str | None,
@@ -122,19 +108,33 @@ def events_router(
             ),
         ] = None,
     ) -> EventSourceResponse:
-        if authorize is not None:
-            await authorize(request, namespace)
-        after = last_event_id_header or last_event_id
-        shutdown = anyio.Event()
-        return EventSourceResponse(
-            entries(namespace, after, shutdown),
-            ping=settings.sse_heartbeat_seconds,
-            # At shutdown the generator ends the response itself (a complete chunked body),
-            # instead of being cancelled mid-response.
-            shutdown_event=shutdown,
-            shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
-            send_timeout=SEND_TIMEOUT_SECONDS,
-            headers={"Cache-Control": "no-store"},
-        )
+        actor = await authorize(request)
+
+        async def visible(entry: StreamEntry) -> bool:
+            return await visibility.may_see(actor, entry.event.payload)
+
+        after = last_event_id(request) or FROM_THE_START
+        following = ExitStack()
+        following.enter_context(visibility.following(namespace))
+        try:
+            response = await event_source(
+                request,
+                hub,
+                namespace,
+                principal=actor.subject,
+                visible=visible,
+                render=render_change,
+                after=after,
+            )
+        except BaseException:
+            following.close()
+            raise
+        # Released when the response is over, after the helper closed the subscription.
+        tasks = BackgroundTasks()
+        if response.background is not None:
+            tasks.add_task(response.background)
+        tasks.add_task(following.close)
+        response.background = tasks
+        return response
 
     return router

@@ -86,9 +86,3 @@ class UnknownKind(DomainError):  # noqa: N818
     """The kind, or that schema version of it, is not registered."""
 
     code = "unknown_kind"
-
-
-class IdempotencyKeyReused(DomainError):  # noqa: N818
-    """An idempotency key was replayed with a different request."""
-
-    code = "idempotency_key_reused"

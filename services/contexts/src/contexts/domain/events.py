@@ -1,12 +1,14 @@
-"""Events a change to a context publishes through the outbox."""
+"""Events a change to a context publishes through the outbox, and who may see them."""
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue, PositiveInt
 
-from contexts.domain.model import Context, Name, Subject
+from contexts.domain.model import Acl, Actor, Context, Name, Subject
+from contexts.domain.policy import is_admin
 
 
 class ChangeAction(StrEnum):
@@ -49,3 +51,23 @@ class ContextChanged(BaseModel):
     def to_json_dict(self) -> dict[str, JsonValue]:
         """The event as a JSON-ready dict (UUIDs and times as strings)."""
         return self.model_dump(mode="json")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextAccess:
+    """Who may read a context, as its latest version (a tombstone included) says: the ACL of
+    the latest version governs the whole history, so it decides who sees any of its events."""
+
+    version: int
+    owner: Subject
+    acl: Acl
+
+    def readable_by(self, actor: Actor) -> bool:
+        """Whether `actor` may read the context (owner, reader, writer or admin)."""
+        entries = actor.acl_entries
+        return (
+            is_admin(actor)
+            or self.owner == actor.subject
+            or not entries.isdisjoint(self.acl.readers)
+            or not entries.isdisjoint(self.acl.writers)
+        )

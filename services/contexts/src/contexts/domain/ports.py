@@ -6,8 +6,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from contexts.domain.audit import AuditEntry
-from contexts.domain.events import ContextChanged
-from contexts.domain.idempotency import StoredResponse
+from contexts.domain.events import ContextAccess, ContextChanged
 from contexts.domain.model import Context, ContextKey, LabelSelector
 
 
@@ -74,15 +73,11 @@ class Outbox(Protocol):
         ...
 
 
-class IdempotencyStore(Protocol):
-    """Responses kept under (idempotency key, principal) until they expire."""
+class AccessLookup(Protocol):
+    """Who may read a context, read without an actor (for filtering events): no body."""
 
-    async def get(self, key: str, subject: str) -> StoredResponse | None:
-        """The response stored under the key for this subject, or None."""
-        ...
-
-    async def put(self, key: str, subject: str, response: StoredResponse) -> None:
-        """Keep `response` under the key for this subject until `response.expires_at`."""
+    async def access_of(self, key: ContextKey) -> ContextAccess | None:
+        """The latest version's number, owner and ACL, or None if the key was never used."""
         ...
 
 

@@ -1,2 +1,4 @@
-"""Change events leave the service: the outbox relay, the events settings, and a typed
-consumer for other services. Application layer: it wires domain ports, no I/O of its own."""
+"""Change events on slipway.events: the service's settings for them and who may see which.
+
+The pipeline itself (outbox, relay, streams, fan-out, SSE) is slipway.events'; this package
+holds only what is the service's: `EventsSettings` and `EventVisibility`."""

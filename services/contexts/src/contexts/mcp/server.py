@@ -35,13 +35,14 @@ from starlette.types import Receive, Scope, Send
 
 from contexts.domain.errors import DomainError, InvalidInput, NotFound, UnknownKind
 from contexts.domain.model import Actor, Context, parse_namespace
-from contexts.domain.relay import EventStream
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
+from contexts.events.visibility import EventVisibility
 from contexts.mcp.auth import actor_of_request, mcp_gate
 from contexts.mcp.subscriptions import SubscriptionHub
 from contexts.mcp.tools import TOOLS, call_tool, tool_list
 from contexts.mcp.views import JSON, URI_TEMPLATE, key_of, metadata_of, problem_dict, uri_of
 from slipway.auth import Authenticator
+from slipway.events import StreamHub, SubscriptionClosed, TooManySubscriptions
 from slipway.web import Mount, problem_response
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,24 @@ class McpHandlers:
         except DomainError as error:
             raise _mcp_error(error, uri) from error
         session_key = _session_key(ctx)
-        if self._hub.subscribe(session_key, ctx.session, actor, key, context.version):
+        try:
+            new_session = await self._hub.subscribe(
+                session_key, ctx.session, actor, key, context.version
+            )
+        except TooManySubscriptions as refusal:
+            raise MCPError(
+                types.INVALID_REQUEST,
+                str(refusal),
+                {
+                    "scope": refusal.scope,
+                    "limit": refusal.limit,
+                    "retry_after_seconds": refusal.retry_after_seconds,
+                    "uri": uri,
+                },
+            ) from None
+        except SubscriptionClosed as closed:
+            raise MCPError(types.INTERNAL_ERROR, closed.reason, {"uri": uri}) from None
+        if new_session:
             # Forget the session's subscriptions when the SDK closes its connection. The
             # connection is not public on the request context in this SDK version; without
             # it, a failed send or shutdown ends them instead.
@@ -315,19 +333,20 @@ class McpEndpoint:
 def build_mcp(
     registry_provider: RegistryProvider,
     authenticate: Authenticator,
-    stream: EventStream,
+    hub: StreamHub,
+    visibility: EventVisibility,
     *,
     namespaces: Sequence[str] = (),
     groups_claim: str = "groups",
     version: str = "",
     session_idle_timeout: float | None = 30 * 60,
-    read_block_ms: int | None = None,
 ) -> McpEndpoint:
     """The registry's MCP endpoint.
 
     `registry_provider`: the `ContextRegistry`, or a callable returning it (looked up per
     request). `authenticate`: slipway.auth's `Authenticator` (anything with its
-    `authenticate_request`). `stream`: the change events' `EventStream`. `namespaces`: whose
+    `authenticate_request`). `hub`: the process's `StreamHub` of change events, and
+    `visibility` who may see which (shared with `/v1/events`). `namespaces`: whose
     contexts `resources/list` lists. `groups_claim`: the token claim listing groups.
     """
     if isinstance(registry_provider, ContextRegistry):
@@ -338,12 +357,8 @@ def build_mcp(
     else:
         provide = registry_provider
     listed = [parse_namespace(namespace) for namespace in namespaces]
-    hub = (
-        SubscriptionHub(provide, stream)
-        if read_block_ms is None
-        else SubscriptionHub(provide, stream, read_block_ms=read_block_ms)
-    )
-    handlers = McpHandlers(provide, hub, listed)
+    subscriptions = SubscriptionHub(hub, visibility)
+    handlers = McpHandlers(provide, subscriptions, listed)
     server: Server[Any] = Server(
         SERVER_NAME,
         version=version,
@@ -358,7 +373,7 @@ def build_mcp(
     )
     return McpEndpoint(
         server,
-        hub,
+        subscriptions,
         authenticate,
         groups_claim=groups_claim,
         session_idle_timeout=session_idle_timeout,

@@ -1,17 +1,17 @@
 """Resource subscriptions: a namespace's change events as `notifications/resources/updated`.
 
-Per MCP session, one background task per namespace that has a subscribed context reads the
-namespace's `EventStream` and, for each event of a subscribed context newer than the version
-the subscriber last knew, checks that the subscriber may still read that version (the
-domain's ACL: a context it may no longer read is silently skipped, as if it did not exist)
-and sends `notifications/resources/updated` for its URI on the session's standalone stream
-(the client's GET /mcp stream).
+On the process's slipway.events `StreamHub` (the same one reader as `/v1/events`): per MCP
+session, one hub subscription per namespace that has a subscribed context, counted against
+the same per-caller and total limits as event streams. For each event of a subscribed context
+newer than the version the subscriber last knew, and only if the subscriber may read that
+context (`EventVisibility`, shared with SSE: the latest version's ACL governs), it sends
+`notifications/resources/updated` for its URI on the session's standalone stream (the
+client's GET /mcp stream). Other events are skipped, as if they did not exist.
 
-Where reading starts: the stream has no "from now" position, so a watcher starts a little
-in the past (`lookback_ms`, entry ids are `<ms>-<seq>` on both backends) and skips every event
-whose version is not above the one seen when subscribing. That also covers the outbox relay's
-delay: a change committed before the subscription but published after it is skipped, one
-committed after it is sent, once.
+A hub subscription starts live at the moment it opens; a change committed before the
+subscription and published after it is skipped by the version check, one committed after it
+is sent, once. When the hub ends a subscription (slow consumer, stream unavailable) the
+watcher opens a new one after the last entry it saw, so nothing is missed.
 
 A session's watchers end when it is unsubscribed from everything in the namespace, when the
 session ends (the SDK closes its connection: DELETE, idle timeout, shutdown), when sending to
@@ -20,25 +20,20 @@ it fails, and at shutdown (`close`).
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
 from mcp.server.session import ServerSession
 
-from contexts.domain.errors import DomainError
 from contexts.domain.model import Actor, ContextKey
-from contexts.domain.relay import EventStream
-from contexts.domain.service import ContextRegistry
+from contexts.events.visibility import EventVisibility
 from contexts.mcp.views import uri_of
+from slipway.events import StreamEntry, StreamHub, Subscription, SubscriptionClosed
+from slipway.events.hub import SHUTTING_DOWN
 
 logger = logging.getLogger(__name__)
 
-READ_BATCH = 100
-READ_BLOCK_MS = 5_000
-LOOKBACK_MS = 60_000
-# The wait after a failed stream read, doubled on each failure up to the maximum.
+# The wait before reopening a subscription the hub ended, doubled up to the maximum.
 RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
 
@@ -52,47 +47,53 @@ class _Subscriber:
     watchers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
 
+class _SessionGoneError(Exception):
+    """Sending to the session failed: its subscriptions are dropped."""
+
+
 class SubscriptionHub:
     """The subscriptions of every session, and the tasks that watch their namespaces."""
 
-    def __init__(
-        self,
-        registry: Callable[[], ContextRegistry],
-        stream: EventStream,
-        *,
-        read_block_ms: int = READ_BLOCK_MS,
-        lookback_ms: int = LOOKBACK_MS,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._registry = registry
-        self._stream = stream
-        self._read_block_ms = read_block_ms
-        self._lookback_ms = lookback_ms
-        self._clock = clock
+    def __init__(self, hub: StreamHub, visibility: EventVisibility) -> None:
+        self._hub = hub
+        self._visibility = visibility
         self._subscribers: dict[str, _Subscriber] = {}
 
     def sessions(self) -> int:
         """How many sessions have a subscription."""
         return len(self._subscribers)
 
-    def subscribe(
+    async def subscribe(
         self, session_key: str, session: ServerSession, actor: Actor, key: ContextKey, version: int
     ) -> bool:
         """Subscribe a session to a context it has seen at `version`; True for a new session.
 
-        The latest session object and actor are kept: notifications go out with them.
+        The latest session object and actor are kept: notifications go out with them. Raises
+        `TooManySubscriptions` past the caller's (or the process's) limit of open streams, and
+        `SubscriptionClosed` when the event stream cannot be read.
         """
         subscriber = self._subscribers.get(session_key)
         new_session = subscriber is None
+        watching = subscriber is not None and key.namespace in subscriber.watchers
+        # Opened first, so a refusal leaves nothing behind.
+        opened = (
+            None
+            if watching
+            else await self._hub.subscribe(key.namespace, principal=actor.subject).open()
+        )
+        subscriber = self._subscribers.get(session_key)
         if subscriber is None:
             subscriber = self._subscribers[session_key] = _Subscriber(session, actor)
-        subscriber.session, subscriber.actor = session, actor
-        subscriber.versions[key] = max(version, subscriber.versions.get(key, 0))
-        if key.namespace not in subscriber.watchers:
-            subscriber.watchers[key.namespace] = asyncio.create_task(
-                self._watch(session_key, subscriber, key.namespace),
+        if opened is not None:
+            watcher = asyncio.create_task(
+                self._watch(session_key, subscriber, opened),
                 name=f"mcp-subscription:{key.namespace}",
             )
+            # Also when the watcher is cancelled before it ever ran.
+            watcher.add_done_callback(lambda _: opened.close())
+            subscriber.watchers[key.namespace] = watcher
+        subscriber.session, subscriber.actor = session, actor
+        subscriber.versions[key] = max(version, subscriber.versions.get(key, 0))
         return new_session
 
     def unsubscribe(self, session_key: str, key: ContextKey) -> None:
@@ -129,43 +130,74 @@ class SubscriptionHub:
             with suppress(asyncio.CancelledError):
                 await watcher
 
-    async def _watch(self, session_key: str, subscriber: _Subscriber, namespace: str) -> None:
-        cursor = f"{max(0, int(self._clock() * 1000) - self._lookback_ms)}-0"
+    async def _watch(
+        self, session_key: str, subscriber: _Subscriber, subscription: Subscription
+    ) -> None:
+        try:
+            with self._visibility.following(subscription.stream):
+                await self._follow(subscriber, subscription)
+        except _SessionGoneError:
+            logger.info("MCP session gone; dropping its subscriptions", exc_info=True)
+            self._subscribers.pop(session_key, None)
+            for other in subscriber.watchers.values():
+                if other is not asyncio.current_task():
+                    other.cancel()
+
+    async def _follow(self, subscriber: _Subscriber, subscription: Subscription) -> None:
+        """Deliver the subscription's entries; reopen it after the last one seen if the hub
+        ended it (slow consumer, stream unavailable), until it is closed or shut down."""
+        namespace = subscription.stream
+        cursor: str | None = None
         delay = RETRY_SECONDS
         while True:
             try:
-                entries = await self._stream.read(
-                    namespace, after=cursor, limit=READ_BATCH, block_ms=self._read_block_ms
-                )
-            except Exception:
-                logger.warning(
-                    "event stream of %s unavailable; retrying in %.1fs",
-                    namespace,
-                    delay,
-                    exc_info=True,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_SECONDS)
-                continue
-            delay = RETRY_SECONDS
-            for entry in entries:
-                cursor = entry.entry_id
-                event = entry.event
-                key = ContextKey(namespace=event.namespace, name=event.name)
-                known = subscriber.versions.get(key)
-                if known is None or event.version <= known:
-                    continue
-                try:
-                    await self._registry().get_version(subscriber.actor, key, event.version)
-                except DomainError:
-                    continue  # no longer readable by the subscriber: not revealed
-                subscriber.versions[key] = event.version
-                try:
-                    await subscriber.session.send_resource_updated(uri_of(key))
-                except Exception:
-                    logger.info("MCP session gone; dropping its subscriptions", exc_info=True)
-                    self._subscribers.pop(session_key, None)
-                    for other in subscriber.watchers.values():
-                        if other is not asyncio.current_task():
-                            other.cancel()
+                async for entry in subscription:
+                    cursor = entry.entry_id
+                    delay = RETRY_SECONDS
+                    await self._deliver(subscriber, entry)
+                return  # closed by us
+            except SubscriptionClosed as closed:
+                if closed.reason == SHUTTING_DOWN:
                     return
+                logger.warning("event stream of %s closed (%s)", namespace, closed.reason)
+            finally:
+                subscription.close()
+            subscription = await self._reopen(subscriber, namespace, cursor, delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+    async def _reopen(
+        self, subscriber: _Subscriber, namespace: str, cursor: str | None, delay: float
+    ) -> Subscription:
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                return await self._hub.subscribe(
+                    namespace, principal=subscriber.actor.subject, after=cursor
+                ).open()
+            except Exception:
+                logger.warning("cannot reopen the event stream of %s", namespace, exc_info=True)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+    async def _deliver(self, subscriber: _Subscriber, entry: StreamEntry) -> None:
+        payload = entry.event.payload
+        try:
+            key = ContextKey(namespace=payload["namespace"], name=payload["name"])
+            version = int(payload["version"])
+        except (KeyError, TypeError, ValueError):
+            logger.warning("not a context change event: %s; skipped", entry.entry_id)
+            return
+        known = subscriber.versions.get(key)
+        if known is None or version <= known:
+            return
+        try:
+            visible = await self._visibility.may_see(subscriber.actor, payload)
+        except Exception:
+            logger.warning("visibility of %s unknown; skipped", entry.entry_id, exc_info=True)
+            return
+        if not visible:
+            return  # not readable by the subscriber: not revealed
+        subscriber.versions[key] = version
+        try:
+            await subscriber.session.send_resource_updated(uri_of(key))
+        except Exception as error:
+            raise _SessionGoneError from error

@@ -1,73 +1,43 @@
-"""The outbox on SQL: `SqlOutbox` writes events in the change's transaction, `SqlOutboxSource`
-reads the committed ones for the relay.
+"""The domain's Outbox port on slipway.events: change events written in the change's transaction.
 
-Positions come from an autoincrement key, so they grow with insertion order. Two writers of
-the same context are serialized by its version's primary key, so its events keep version
-order; events of different contexts may commit out of position order, which is harmless
-because `pending` rereads every unpublished row, not "rows after the last position".
+`SqlOutbox` turns each `ContextChanged` into a slipway.events `Event` (stream = the namespace,
+key = the context's name, id = the event's `event_id`, so repeats keep their identity) and
+adds it through the shared `slipway.events.Outbox`, which also wakes the relay on commit.
 """
 
-from collections.abc import Sequence
-
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contexts.adapters.sql.clock import SystemClock
-from contexts.adapters.sql.tables import outbox
+from contexts.adapters.sql.tables import outbox as outbox_rows
 from contexts.domain.events import ContextChanged
-from contexts.domain.ports import Clock
-from contexts.domain.relay import PendingEvent
-from slipway.db import Database
+from slipway.events import Event, Outbox
+
+EVENT_TYPE = "context.changed"
+
+
+def change_outbox(*, channel: str = "slipway_outbox") -> Outbox:
+    """The service's outbox (its table on the service's MetaData), woken on `channel`."""
+    return Outbox(outbox_rows, channel=channel)
+
+
+def as_event(change: ContextChanged) -> Event:
+    """The slipway.events envelope of a change: on its namespace's stream, keyed by name."""
+    return Event(
+        stream=change.namespace,
+        type=EVENT_TYPE,
+        payload=change.to_json_dict(),
+        key=change.name,
+        id=str(change.event_id),
+        occurred_at=change.occurred_at,
+    )
 
 
 class SqlOutbox:
     """The Outbox port: events inserted in the session's transaction (the unit of work's)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, outbox: Outbox, session: AsyncSession) -> None:
+        self._outbox = outbox
         self._session = session
 
     async def add(self, event: ContextChanged) -> None:
         """Queue an event; it exists only if the change that raised it commits."""
-        await self._session.execute(
-            sa.insert(outbox).values(
-                namespace=event.namespace,
-                name=event.name,
-                version=event.version,
-                payload=event.to_json_dict(),
-            )
-        )
-
-
-class SqlOutboxSource:
-    """The relay's OutboxSource: committed, unpublished events by position."""
-
-    def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
-        self._database = database
-        self._clock = SystemClock() if clock is None else clock
-
-    async def pending(self, limit: int) -> Sequence[PendingEvent]:
-        """Up to `limit` unpublished events, lowest position first."""
-        query = (
-            sa.select(outbox.c.position, outbox.c.payload)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.position)
-            .limit(limit)
-        )
-        async with self._database.sessionmaker() as session:
-            rows = (await session.execute(query)).all()
-        return [
-            PendingEvent(position=position, event=ContextChanged.model_validate(payload))
-            for position, payload in rows
-        ]
-
-    async def mark_published(self, positions: Sequence[int]) -> None:
-        """Record that these events reached the stream; they are not returned again."""
-        if not positions:
-            return
-        statement = (
-            sa.update(outbox)
-            .where(outbox.c.position.in_(list(positions)), outbox.c.published_at.is_(None))
-            .values(published_at=self._clock.now())
-        )
-        async with self._database.unit_of_work() as uow:
-            await uow.session.execute(statement)
+        await self._outbox.add(self._session, as_event(event))

@@ -11,8 +11,10 @@
   selectors are a portable EXISTS rather than a dialect-specific JSON containment query.
 - `audit_log`: who changed what (append-only; on PostgreSQL a trigger refuses UPDATE, DELETE
   and TRUNCATE, see the migration).
-- `outbox`: change events written in the transaction of the change, published later.
-- `idempotency_keys`: stored responses by (key, subject) until they expire.
+- `slipway_outbox`: slipway.events' outbox: change events written in the transaction of the
+  change, published by its relay.
+- `slipway_idempotency`: slipway.db's idempotency table (reservations and stored responses
+  under `Idempotency-Key`, for slipway.web's `IdempotencyMiddleware`).
 
 The Alembic migrations in `contexts.migrations` create the same schema; a test compares them.
 """
@@ -23,13 +25,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from slipway.db import idempotency_table
+from slipway.events import outbox_table
+
 NAME_LENGTH = 63
 SUBJECT_LENGTH = 255
 HASH_LENGTH = 64
 ETAG_LENGTH = 34
 LABEL_KEY_LENGTH = 63
 LABEL_VALUE_LENGTH = 256
-IDEMPOTENCY_KEY_LENGTH = 255
+OUTBOX_TABLE = "slipway_outbox"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -67,10 +72,6 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # Autoincrementing 64-bit ids; SQLite only autoincrements an INTEGER PRIMARY KEY.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 context_versions = sa.Table(
@@ -147,36 +148,9 @@ audit_log = sa.Table(
     sa.Index(None, "namespace", "name", "id"),
 )
 
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("position", BigId, primary_key=True, autoincrement=True),
-    sa.Column("namespace", sa.String(NAME_LENGTH), nullable=False),
-    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
-    sa.Column("version", sa.Integer(), nullable=False),
-    sa.Column("payload", Json, nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False, default=_utc_now),
-    sa.Column("published_at", UtcDateTime(), nullable=True),
-    # The relay's scan: unpublished rows by position (a partial index on both backends).
-    sa.Index(
-        "ix_outbox_pending",
-        "position",
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    ),
-)
+# slipway.events' outbox (its own columns, keys and partial index), on this MetaData so the
+# migrations and the metadata comparison cover it.
+outbox = outbox_table(metadata, name=OUTBOX_TABLE)
 
-idempotency_keys = sa.Table(
-    "idempotency_keys",
-    metadata,
-    sa.Column("key", sa.String(IDEMPOTENCY_KEY_LENGTH), nullable=False),
-    sa.Column("subject", sa.String(SUBJECT_LENGTH), nullable=False),
-    sa.Column("request_hash", sa.String(HASH_LENGTH), nullable=False),
-    sa.Column("status", sa.Integer(), nullable=False),
-    sa.Column("headers", Json, nullable=False),
-    sa.Column("body", sa.Text(), nullable=False),
-    sa.Column("created_at", UtcDateTime(), nullable=False, default=_utc_now),
-    sa.Column("expires_at", UtcDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint("key", "subject"),
-    sa.Index(None, "expires_at"),
-)
+# slipway.db's idempotency table (its columns, key and index), likewise.
+idempotency = idempotency_table(metadata)

@@ -8,20 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contexts.adapters.sql.audit import SqlAuditLog
 from contexts.adapters.sql.errors import is_unique_violation
-from contexts.adapters.sql.outbox import SqlOutbox
+from contexts.adapters.sql.outbox import SqlOutbox, change_outbox
 from contexts.adapters.sql.repository import SqlContextRepository
 from contexts.domain.errors import Conflict
 from slipway.db import Database
+from slipway.events import Outbox
 
 
 class _Open:
     """The session of an entered unit of work and the repositories sharing it."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
         self.session = session
         self.contexts = SqlContextRepository(session)
         self.audit = SqlAuditLog(session)
-        self.outbox = SqlOutbox(session)
+        self.outbox = SqlOutbox(outbox, session)
 
 
 class SqlUnitOfWork:
@@ -32,8 +33,9 @@ class SqlUnitOfWork:
     instance once, as `ContextRegistry` does through `SqlUnitOfWorkFactory`.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, outbox: Outbox) -> None:
         self._database = database
+        self._outbox = outbox
         self._open: _Open | None = None
 
     def _entered(self) -> _Open:
@@ -65,7 +67,7 @@ class SqlUnitOfWork:
         """Open the session."""
         if self._open is not None:
             raise RuntimeError("unit of work entered twice")
-        self._open = _Open(self._database.sessionmaker())
+        self._open = _Open(self._database.sessionmaker(), self._outbox)
         return self
 
     async def __aexit__(
@@ -104,11 +106,15 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """`ContextRegistry`'s `uow_factory`: a new `SqlUnitOfWork` on the database per call."""
+    """`ContextRegistry`'s `uow_factory`: a new `SqlUnitOfWork` on the database per call.
 
-    def __init__(self, database: Database) -> None:
+    `outbox`: the slipway.events outbox its events go to (default: the service's table).
+    """
+
+    def __init__(self, database: Database, outbox: Outbox | None = None) -> None:
         self._database = database
+        self.outbox = change_outbox() if outbox is None else outbox
 
     def __call__(self) -> SqlUnitOfWork:
         """A fresh unit of work, to be entered with `async with`."""
-        return SqlUnitOfWork(self._database)
+        return SqlUnitOfWork(self._database, self.outbox)

@@ -1,7 +1,8 @@
 """Fixtures of the API tests: the /v1 routes on the domain's in-memory fakes, real tokens.
 
-`api` talks to an app holding the service's real routers, auth and error handling, with the
-registry on `InMemoryStore` and a `FixedClock` (`api_clock`) the tests move. The full stack
+`api` talks to an app holding the service's real routers, auth, error handling and
+idempotency (slipway.web's middleware, on its in-memory store), with the registry on
+`InMemoryStore` and a `FixedClock` (`api_clock`) the tests move. The full stack
 on SQLite (`build_app`) is exercised by test_full_stack.py.
 """
 
@@ -10,16 +11,16 @@ from collections.abc import AsyncIterator, Callable, Iterable
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from contexts.api.contexts import contexts_router
-from contexts.api.idempotency import IdempotencyGuard
 from contexts.domain.builtin_kinds import default_kinds
 from contexts.domain.service import ContextRegistry
 from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
-from contexts.tests.unit.domain.fakes import FixedClock, InMemoryIdempotencyStore, InMemoryStore
+from contexts.tests.unit.domain.fakes import FixedClock, InMemoryStore
 from slipway.auth import build_authenticator
 from slipway.auth.testing import hs256_signing_key, mint_token
-from slipway.web import ServiceParts, create_app
+from slipway.web import IdempotencyMiddleware, InMemoryIdempotencyStore, ServiceParts, create_app
 from slipway.web.testing import app_client
 
 READ = "contexts:read"
@@ -82,22 +83,28 @@ def api_store() -> InMemoryStore:
     return InMemoryStore()
 
 
-@pytest.fixture
-def api_app(settings: Settings, api_store: InMemoryStore, api_clock: FixedClock) -> FastAPI:
-    """The /v1 routes with auth as the service composes them, on the in-memory fakes."""
+def api_application(settings: Settings, store: InMemoryStore, clock: FixedClock) -> FastAPI:
+    """The /v1 routes with auth and idempotency as the service composes them, on the fakes."""
     kinds = default_kinds()
-    registry = ContextRegistry(api_store.unit_of_work, kinds, api_clock)
-    guard = IdempotencyGuard(
-        InMemoryIdempotencyStore(), api_clock, settings.idempotency_ttl_seconds
-    )
+    registry = ContextRegistry(store.unit_of_work, kinds, clock)
+    keys = InMemoryIdempotencyStore(clock=lambda: clock.now().timestamp())
     authenticator = build_authenticator(settings.auth, environment=settings.environment)
     return create_app(
         settings,
         ServiceParts(
-            routers=[contexts_router(registry, kinds, guard, groups_claim=settings.groups_claim)],
+            routers=[contexts_router(registry, kinds, groups_claim=settings.groups_claim)],
             auth=authenticator,
+            middleware=[
+                Middleware(IdempotencyMiddleware, store=keys, settings=settings.idempotency)
+            ],
         ),
     )
+
+
+@pytest.fixture
+def api_app(settings: Settings, api_store: InMemoryStore, api_clock: FixedClock) -> FastAPI:
+    """`api_application` on the test's settings, store and clock."""
+    return api_application(settings, api_store, api_clock)
 
 
 @pytest.fixture

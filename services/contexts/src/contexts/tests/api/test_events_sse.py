@@ -1,5 +1,9 @@
 """GET /v1/events over a real uvicorn server (httpx's ASGITransport buffers streams): events
-in order, resuming after Last-Event-ID, heartbeats, authorization, disconnect and shutdown."""
+in order, resuming after Last-Event-ID, heartbeats, authorization, disconnect and shutdown.
+
+The router on slipway.events' in-memory stream and `StreamHub`, every event visible to the
+reader (it owns them all); ACL filtering and limits on the whole service are in
+test_events_acl.py."""
 
 import asyncio
 import json
@@ -15,10 +19,22 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 
-from contexts.adapters.memory_stream import InMemoryEventStream
+from contexts.adapters.sql.outbox import as_event
 from contexts.api.events import events_router
-from contexts.domain.events import ChangeAction, ContextChanged
-from contexts.events.settings import EventsSettings
+from contexts.domain.events import ChangeAction, ContextAccess, ContextChanged
+from contexts.domain.model import Acl, Actor, ContextKey
+from contexts.events.visibility import EventVisibility
+from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
+from slipway.web.problems import install_problem_handlers
+
+READER = Actor(subject="reader", scopes=frozenset({"contexts:read"}))
+
+
+class OwnedByTheReader:
+    """The AccessLookup port for these tests: the reader owns every context."""
+
+    async def access_of(self, key: ContextKey) -> ContextAccess:
+        return ContextAccess(version=1_000_000, owner=READER.subject, acl=Acl())
 
 
 def changed(name: str, version: int = 1, namespace: str = "ns") -> ContextChanged:
@@ -88,6 +104,8 @@ async def until(condition: Callable[[], bool], within: float) -> None:
 class Served:
     url: str
     stream: InMemoryEventStream
+    hub: StreamHub
+    visibility: EventVisibility
     server: uvicorn.Server
     task: "asyncio.Task[None]"
     authorized: list[str]
@@ -96,16 +114,21 @@ class Served:
 @pytest.fixture
 async def served() -> AsyncIterator[Served]:
     stream = InMemoryEventStream()
+    hub = StreamHub(stream, FanoutSettings(heartbeat_seconds=0.2, read_block_ms=100))
+    await hub.start()
     authorized: list[str] = []
 
-    async def authorize(request: Request, namespace: str) -> None:
+    async def authorize(request: Request) -> Actor:
+        namespace = request.query_params.get("namespace", "")
         if namespace == "secret":
             raise HTTPException(403, "not for you")
         authorized.append(namespace)
+        return READER
 
     app = FastAPI()
-    settings = EventsSettings(sse_heartbeat_seconds=0.2)
-    app.include_router(events_router(stream, settings, authorize, read_block_ms=100))
+    install_problem_handlers(app)
+    visibility = EventVisibility(OwnedByTheReader())
+    app.include_router(events_router(hub, visibility, authorize))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -114,10 +137,11 @@ async def served() -> AsyncIterator[Served]:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     await until(lambda: server.started, within=5)
-    yield Served(f"http://127.0.0.1:{port}", stream, server, task, authorized)
+    yield Served(f"http://127.0.0.1:{port}", stream, hub, visibility, server, task, authorized)
     server.should_exit = True
     async with asyncio.timeout(10):
         await task
+    await hub.stop()
     sock.close()
 
 
@@ -131,7 +155,7 @@ async def test_events_arrive_in_order_history_first_then_live(
     served: Served, http: httpx.AsyncClient
 ) -> None:
     before = [changed("a"), changed("b"), changed("other", namespace="elsewhere")]
-    await served.stream.publish(before)
+    await served.stream.publish([as_event(event) for event in before])
 
     url = f"{served.url}/v1/events"
     async with http.stream("GET", url, params={"namespace": "ns"}) as response:
@@ -141,7 +165,7 @@ async def test_events_arrive_in_order_history_first_then_live(
         blocks = sse_blocks(response)
         history = await next_events(blocks, 2)
         after = [changed("a", 2), changed("c")]
-        await served.stream.publish(after)
+        await served.stream.publish([as_event(event) for event in after])
         live = await next_events(blocks, 2)
 
     kept = await served.stream.read("ns", after=None, limit=10, block_ms=0)
@@ -158,7 +182,7 @@ async def test_a_client_resumes_after_the_last_event_id(
     served: Served, http: httpx.AsyncClient, how: str
 ) -> None:
     events = [changed(f"c{i}") for i in range(5)]
-    await served.stream.publish(events)
+    await served.stream.publish([as_event(event) for event in events])
     entries = await served.stream.read("ns", after=None, limit=10, block_ms=0)
     seen = entries[1].entry_id
 
@@ -222,9 +246,12 @@ async def test_a_client_disconnect_ends_the_response(
     async with http.stream("GET", f"{served.url}/v1/events", params={"namespace": "ns"}) as r:
         await anext(sse_blocks(r))
         assert len(served.server.server_state.tasks) == 1
+        assert served.visibility.followers("ns") == 1
 
-    # The app's task for the request finishes: nothing keeps reading the stream.
+    # The app's task for the request finishes, and its subscription is given back.
     await until(lambda: not served.server.server_state.tasks, within=3)
+    await until(lambda: served.hub.subscriber_count() == 0, within=3)
+    await until(lambda: served.visibility.followers("ns") == 0, within=3)
 
 
 async def test_server_shutdown_ends_open_streams(served: Served, http: httpx.AsyncClient) -> None:
@@ -238,6 +265,7 @@ async def test_server_shutdown_ends_open_streams(served: Served, http: httpx.Asy
             rest = [block async for block in blocks]
 
     assert rest
-    assert rest[-1].comments == ["server shutting down"]
+    assert rest[-1].event == "stream.closed"
+    assert rest[-1].json() == {"reason": "server shutting down"}
     async with asyncio.timeout(5):
         await served.task

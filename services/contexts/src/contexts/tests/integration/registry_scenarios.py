@@ -151,7 +151,11 @@ async def outbox_follows_each_change(world: SqlWorld) -> None:
     ]
     positions = [event.position for event in pending]
     assert positions == sorted(positions)
-    assert all(isinstance(event.event, ContextChanged) for event in pending)
+    # slipway.events' envelope: the namespace's stream, keyed by name, the change's own id.
+    assert {(row.envelope.stream, row.envelope.key, row.envelope.type) for row in pending} == {
+        (KEY.namespace, KEY.name, "context.changed")
+    }
+    assert [row.envelope.id for row in pending] == [str(row.event.event_id) for row in pending]
 
     assert [event.position for event in await world.outbox.pending(2)] == positions[:2]
     await world.outbox.mark_published(positions[:2])
@@ -182,7 +186,7 @@ async def failed_transaction_leaves_nothing(
         "context_versions": 1,
         "contexts_current": 1,
         "audit_log": 1,
-        "outbox": 1,
+        "slipway_outbox": 1,
         "context_labels": 0,
     }.items():
         assert await count_rows(world.database, table) == rows, table

@@ -1,6 +1,6 @@
 """Helpers for the SQL adapter tests: registries on throwaway databases, row counts."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -9,8 +9,9 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from contexts.adapters.sql import SqlOutboxSource, SqlUnitOfWorkFactory
+from contexts.adapters.sql import SqlUnitOfWorkFactory
 from contexts.domain.builtin_kinds import default_kinds
+from contexts.domain.events import ContextChanged
 from contexts.domain.service import ContextRegistry
 from contexts.migrations import MIGRATIONS_DIR
 from contexts.tests.unit.domain.fakes import FixedClock
@@ -22,6 +23,38 @@ from slipway.db.testing import (
     throwaway_postgres_database,
     throwaway_sqlite_database,
 )
+from slipway.events import Event, Outbox
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """An unpublished outbox row: its position, the lib's envelope and the change in it."""
+
+    position: int
+    envelope: Event
+    event: ContextChanged
+
+
+class OutboxRows:
+    """The committed outbox as the relay sees it (slipway.events' `Outbox` on a connection)."""
+
+    def __init__(self, database: Database, outbox: Outbox) -> None:
+        self._database = database
+        self._outbox = outbox
+
+    async def pending(self, limit: int) -> list[PendingChange]:
+        """Up to `limit` unpublished events, lowest position first."""
+        async with self._database.engine.connect() as connection:
+            rows = await self._outbox.pending(connection, limit)
+        return [
+            PendingChange(row.position, row.event, ContextChanged.model_validate(row.event.payload))
+            for row in rows
+        ]
+
+    async def mark_published(self, positions: Sequence[int]) -> None:
+        """Mark these positions published, as the relay does."""
+        async with self._database.engine.begin() as connection:
+            await self._outbox.mark_published(connection, positions)
 
 
 @dataclass
@@ -31,21 +64,22 @@ class SqlWorld:
     registry: ContextRegistry
     database: Database
     clock: FixedClock
-    outbox: SqlOutboxSource
+    outbox: OutboxRows
 
 
 def sql_world(database: Database, *, list_batch_size: int = 3) -> SqlWorld:
     """The real use-cases over the SQL adapters, with a fixed clock and predictable ids."""
     clock = FixedClock()
     ids = count(1)
+    uow_factory = SqlUnitOfWorkFactory(database)
     registry = ContextRegistry(
-        SqlUnitOfWorkFactory(database),
+        uow_factory,
         default_kinds(),
         clock,
         new_id=lambda: UUID(int=next(ids)),
         list_batch_size=list_batch_size,
     )
-    return SqlWorld(registry, database, clock, SqlOutboxSource(database, clock=clock))
+    return SqlWorld(registry, database, clock, OutboxRows(database, uow_factory.outbox))
 
 
 async def count_rows(database: Database, table: str) -> int:

@@ -4,6 +4,7 @@ idempotency responses) follow; on SQLite and on the real PostgreSQL."""
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,12 +14,11 @@ import pytest
 import sqlalchemy as sa
 from pydantic import JsonValue
 
-from contexts.adapters.sql import SqlIdempotencyStore
 from contexts.adapters.sql.tables import (
+    Json,
+    UtcDateTime,
     context_versions,
     contexts_current,
-    idempotency_keys,
-    outbox,
 )
 from contexts.domain.hashing import canonical_json, content_hash, sha256_hex
 from contexts.migrations import MIGRATIONS_DIR
@@ -87,12 +87,44 @@ def _version_row(name: str, version: int, content: str) -> dict[str, Any]:
     }
 
 
+# The outbox as revisions 0001 and 0002 knew it (0003 replaces it with slipway_outbox).
+outbox = sa.table(
+    "outbox",
+    sa.column("position", sa.Integer()),
+    sa.column("namespace", sa.String()),
+    sa.column("name", sa.String()),
+    sa.column("version", sa.Integer()),
+    sa.column("payload", Json),
+    sa.column("created_at", UtcDateTime()),
+    sa.column("published_at", UtcDateTime()),
+)
+
+# The stored responses as revisions 0001 and 0002 knew them (0004 replaces them with
+# slipway_idempotency).
+idempotency_keys = sa.table(
+    "idempotency_keys",
+    sa.column("key", sa.String()),
+    sa.column("subject", sa.String()),
+    sa.column("request_hash", sa.String()),
+    sa.column("status", sa.Integer()),
+    sa.column("headers", Json),
+    sa.column("body", sa.Text()),
+    sa.column("created_at", UtcDateTime()),
+    sa.column("expires_at", UtcDateTime()),
+)
+
+
 def _event(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "namespace": row["namespace"],
         "name": row["name"],
         "version": row["version"],
-        "payload": {"type": "context.changed", "version": row["version"], "etag": row["etag"]},
+        "payload": {
+            "type": "context.changed",
+            "event_id": str(uuid.uuid4()),
+            "version": row["version"],
+            "etag": row["etag"],
+        },
         "created_at": NOW,
         "published_at": None,
     }
@@ -140,10 +172,20 @@ async def _select(database: Database, query: sa.Select[Any]) -> list[sa.Row[Any]
         return list((await connection.execute(query)).all())
 
 
+async def _stored_response(database: Database) -> sa.Row[Any]:
+    (row,) = await _select(
+        database,
+        sa.select(idempotency_keys.c.headers, idempotency_keys.c.body).where(
+            idempotency_keys.c.key == "k1", idempotency_keys.c.subject == "alice"
+        ),
+    )
+    return row
+
+
 async def test_upgrade_gives_every_version_a_fresh_random_etag(at_0001: Database) -> None:
     old = await _write_as_0001(at_0001)
 
-    await upgrade(at_0001.url, MIGRATIONS_DIR)
+    await upgrade(at_0001.url, MIGRATIONS_DIR, "0002")
 
     assert await current_revision(at_0001.url, MIGRATIONS_DIR) == "0002"
     versions = await _select(
@@ -161,10 +203,9 @@ async def test_upgrade_gives_every_version_a_fresh_random_etag(at_0001: Database
 
 async def test_pending_events_and_stored_responses_carry_the_new_etags(at_0001: Database) -> None:
     old = await _write_as_0001(at_0001)
-    stored_before = await SqlIdempotencyStore(at_0001).get("k1", "alice")
-    assert stored_before is not None
+    stored_before = await _stored_response(at_0001)
 
-    await upgrade(at_0001.url, MIGRATIONS_DIR)
+    await upgrade(at_0001.url, MIGRATIONS_DIR, "0002")
 
     etags = {
         (row.name, row.version): row.etag
@@ -177,8 +218,7 @@ async def test_pending_events_and_stored_responses_carry_the_new_etags(at_0001: 
         etags[(KEY.name, 2)],
         etags[("twin", 1)],
     ]
-    stored = await SqlIdempotencyStore(at_0001).get("k1", "alice")
-    assert stored is not None
+    stored = await _stored_response(at_0001)
     new_etag = etags[(KEY.name, 2)]
     assert stored.headers["etag"] == new_etag
     assert json.loads(stored.body)["etag"] == new_etag

@@ -1,8 +1,9 @@
 """The SQL adapters below the use-cases, on SQLite and on the real PostgreSQL: version
-conflicts, idempotency keys with expiry, and the migrations up and down."""
+conflicts, slipway's idempotency store on the service's table, and the migrations up and down."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from contexts.adapters.sql import SqlIdempotencyStore, SqlUnitOfWorkFactory, metadata
+from contexts.adapters.sql import SqlUnitOfWorkFactory, metadata
 from contexts.adapters.sql.migrate import MigrateOnStartup
+from contexts.adapters.sql.tables import idempotency
 from contexts.domain.errors import Conflict
-from contexts.domain.idempotency import StoredResponse
 from contexts.domain.model import Context
 from contexts.domain.versioning import next_version
 from contexts.migrations import MIGRATIONS_DIR
@@ -26,18 +27,20 @@ from contexts.tests.integration.sql_support import (
 )
 from contexts.tests.unit.domain.builders import ALICE, KEY, SHARED_ACL
 from contexts.tests.unit.domain.fakes import FixedClock
-from slipway.db import Database
+from slipway.db import Database, SqlIdempotencyStore
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
 from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
+from slipway.web.idempotency import Completed, InProgress, Reserved, StoredResponse
 
 TABLES = {
     "audit_log",
     "context_labels",
     "context_versions",
     "contexts_current",
-    "idempotency_keys",
-    "outbox",
+    "slipway_idempotency",
+    "slipway_outbox",
 }
+HEAD = "0004"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 BACKENDS = [
@@ -148,61 +151,29 @@ async def test_leaving_without_commit_discards_the_work(database: Database) -> N
     assert await count_rows(database, "context_versions") == 0
 
 
-# Idempotency keys
+# Idempotency keys (slipway.db's store on the table revision 0004 made)
 
 
-def _response(expires_at: datetime, body: str = '{"ok":true}') -> StoredResponse:
-    return StoredResponse(
-        request_hash="a" * 64,
-        status=201,
-        headers={"content-type": "application/json", "etag": '"abc"'},
-        body=body,
-        expires_at=expires_at,
+async def test_the_idempotency_store_works_on_the_migrated_table(database: Database) -> None:
+    """Of concurrent first requests one reserves; its response is kept and read back as sent."""
+    clock = FixedClock(NOW)
+    store = SqlIdempotencyStore(database, table=idempotency, clock=lambda: clock.now().timestamp())
+    claims = await asyncio.gather(
+        *(store.reserve("alice", "key-1", "f" * 64, lease_seconds=60) for _ in range(8))
     )
+    reserved = [claim for claim in claims if isinstance(claim, Reserved)]
+    assert len(reserved) == 1
+    assert all(claim == InProgress("f" * 64) for claim in claims if claim not in reserved)
+    response = StoredResponse(201, (("content-type", "application/json"),), b'{"\xc3\xa9":1}')
+    assert await store.complete(reserved[0], response, ttl_seconds=3600)
+    assert await store.get("alice", "key-1") == Completed("f" * 64, response)
+    assert await store.get("bob", "key-1") is None
+    assert await count_rows(database, idempotency.name) == 1
 
-
-async def test_idempotency_responses_are_kept_per_key_and_subject(database: Database) -> None:
-    clock = FixedClock(NOW)
-    store = SqlIdempotencyStore(database, clock=clock)
-    response = _response(NOW + timedelta(hours=1))
-    await store.put("key-1", "alice", response)
-    assert await store.get("key-1", "alice") == response
-    assert await store.get("key-1", "bob") is None
-    assert await store.get("key-2", "alice") is None
-
-    replaced = _response(NOW + timedelta(hours=2), body="{}")
-    await store.put("key-1", "alice", replaced)
-    assert await store.get("key-1", "alice") == replaced
-    assert await count_rows(database, "idempotency_keys") == 1
-
-
-async def test_expired_idempotency_responses_are_ignored_and_purged(database: Database) -> None:
-    clock = FixedClock(NOW)
-    store = SqlIdempotencyStore(database, clock=clock)
-    await store.put("short", "alice", _response(NOW + timedelta(minutes=1)))
-    await store.put("other", "bob", _response(NOW + timedelta(minutes=1)))
-    await store.put("long", "alice", _response(NOW + timedelta(hours=1)))
-
-    clock.advance(60)  # expires_at == now: expired
-    assert await store.get("short", "alice") is None
-    assert await count_rows(database, "idempotency_keys") == 2  # the read purged its row
-    assert await store.purge_expired() == 1  # "other"
-    assert await store.get("long", "alice") is not None
-
-    clock.advance(3600)
-    await store.put("fresh", "alice", _response(clock.now() + timedelta(minutes=5)))
-    assert await count_rows(database, "idempotency_keys") == 1  # a put purges as well
-    assert await store.get("fresh", "alice") is not None
-
-
-async def test_an_expired_key_can_be_used_again(database: Database) -> None:
-    clock = FixedClock(NOW)
-    store = SqlIdempotencyStore(database, clock=clock)
-    await store.put("key", "alice", _response(NOW + timedelta(seconds=1)))
-    clock.advance(2)
-    renewed = _response(clock.now() + timedelta(minutes=1), body="new")
-    await store.put("key", "alice", renewed)
-    assert await store.get("key", "alice") == renewed
+    clock.advance(3600)  # expires_at == now: expired, and purged
+    assert await store.get("alice", "key-1") is None
+    assert await store.purge_expired() == 1
+    assert await count_rows(database, idempotency.name) == 0
 
 
 # Migrations
@@ -219,7 +190,7 @@ async def test_migrations_go_up_and_down_and_match_the_tables(empty_database: Da
     assert await current_revision(url, MIGRATIONS_DIR) is None
 
     await MigrateOnStartup(empty_database).start()
-    assert await current_revision(url, MIGRATIONS_DIR) == "0002"
+    assert await current_revision(url, MIGRATIONS_DIR) == HEAD
     async with empty_database.engine.connect() as connection:
         tables, differences = await connection.run_sync(_schema)
     assert tables == TABLES
@@ -237,7 +208,7 @@ async def test_migrations_go_up_and_down_and_match_the_tables(empty_database: Da
     assert tables == set()
 
     await upgrade(url, MIGRATIONS_DIR)
-    assert await current_revision(url, MIGRATIONS_DIR) == "0002"
+    assert await current_revision(url, MIGRATIONS_DIR) == HEAD
 
 
 @pytest.mark.integration

@@ -14,7 +14,6 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from contexts.adapters.redis_stream import EVENT_FIELD
 from contexts.events.settings import EventsSettings
 from contexts.main import build_app
 from contexts.settings import Settings
@@ -23,6 +22,8 @@ from contexts.tests.integration.redis_server import PrivateRedis
 from slipway.cache import RedisSettings
 from slipway.config import Environment
 from slipway.db import DatabaseSettings
+from slipway.events import OutboxSettings
+from slipway.events.redis_stream import EVENT_FIELD
 from slipway.web.testing import app_client
 
 pytestmark = pytest.mark.integration
@@ -45,14 +46,18 @@ async def stream_versions(url: str, key: str) -> list[tuple[str, int]]:
     """(name, version) of every event in the stream, in stream order."""
     async with Redis.from_url(url) as redis:
         entries = await redis.xrange(key) or []
-    events = [json.loads(fields[EVENT_FIELD]) for _, fields in entries if fields]
+    events = [json.loads(fields[EVENT_FIELD])["payload"] for _, fields in entries if fields]
     return [(event["name"], event["version"]) for event in events]
 
 
 async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after(
     private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    events = EventsSettings(poll_interval_seconds=0.05, max_backoff_seconds=0.2)
+    events = EventsSettings(
+        outbox=OutboxSettings(
+            poll_interval_seconds=0.05, retry_base_seconds=0.05, max_backoff_seconds=0.2
+        )
+    )
     settings = Settings(
         environment=Environment.TEST,
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")),

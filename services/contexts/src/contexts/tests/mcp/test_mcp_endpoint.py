@@ -1,8 +1,8 @@
 """The MCP endpoint, driven by the MCP SDK's own client over Streamable HTTP.
 
 A slipway.web app with the endpoint installed at /mcp, the registry on the domain's
-in-memory fakes, the in-memory event stream fed from their outbox, real HS256 tokens, served
-by uvicorn on a free port of 127.0.0.1.
+in-memory fakes, slipway.events' in-memory stream fed from their outbox and read by one
+`StreamHub`, real HS256 tokens, served by uvicorn on a free port of 127.0.0.1.
 """
 
 import asyncio
@@ -21,14 +21,18 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from contexts.adapters.memory_stream import InMemoryEventStream
+from contexts.adapters.sql.outbox import as_event
 from contexts.domain.builtin_kinds import default_kinds
+from contexts.domain.events import ContextAccess
+from contexts.domain.model import ContextKey
 from contexts.domain.service import ContextRegistry
+from contexts.events.visibility import EventVisibility
 from contexts.mcp.server import McpEndpoint, build_mcp
 from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
 from contexts.tests.unit.domain.fakes import FixedClock, InMemoryStore
 from slipway.auth import build_authenticator
 from slipway.auth.testing import hs256_signing_key, mint_token
+from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
 from slipway.web import BackgroundTask, ServiceParts, create_app
 
 READ = "contexts:read"
@@ -62,11 +66,31 @@ def document(content: str, readers: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
+# Open subscriptions (SSE streams and MCP watched namespaces) per caller in these tests.
+PER_CALLER = 2
+
+
 @dataclass
 class Served:
     url: str
     store: InMemoryStore
     endpoint: McpEndpoint
+    hub: StreamHub
+    visibility: EventVisibility
+
+
+class StoreAccess:
+    """The AccessLookup port on the in-memory fakes: the latest committed version's ACL."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def access_of(self, key: ContextKey) -> ContextAccess | None:
+        versions = self._store.versions.get(key)
+        if not versions:
+            return None
+        latest = versions[-1]
+        return ContextAccess(version=latest.version, owner=latest.owner, acl=latest.acl)
 
 
 def _outbox_pump(store: InMemoryStore, stream: InMemoryEventStream) -> BackgroundTask:
@@ -76,7 +100,7 @@ def _outbox_pump(store: InMemoryStore, stream: InMemoryEventStream) -> Backgroun
         while True:
             pending = store.events[published:]
             if pending:
-                await stream.publish(pending)
+                await stream.publish([as_event(change) for change in pending])
                 published += len(pending)
             await asyncio.sleep(0.01)
 
@@ -90,11 +114,13 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
     stream = InMemoryEventStream()
     registry = ContextRegistry(store.unit_of_work, default_kinds(), FixedClock())
     authenticator = build_authenticator(settings.auth, environment=settings.environment)
-    endpoint = build_mcp(registry, authenticator, stream, namespaces=[NAMESPACE], read_block_ms=200)
+    hub = StreamHub(stream, FanoutSettings(per_principal=PER_CALLER, read_block_ms=200))
+    visibility = EventVisibility(StoreAccess(store))
+    endpoint = build_mcp(registry, authenticator, hub, visibility, namespaces=[NAMESPACE])
     app = create_app(
         settings,
         ServiceParts(
-            resources=[endpoint, _outbox_pump(store, stream)],
+            resources=[hub, endpoint, _outbox_pump(store, stream)],
             auth=authenticator,
             mounts=[endpoint.mount()],
         ),
@@ -114,7 +140,7 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
                 task.result()
             await asyncio.sleep(0.01)
     try:
-        yield Served(f"http://127.0.0.1:{port}/mcp", store, endpoint)
+        yield Served(f"http://127.0.0.1:{port}/mcp", store, endpoint, hub, visibility)
     finally:
         server.should_exit = True
         async with asyncio.timeout(TIMEOUT):
@@ -405,3 +431,81 @@ async def test_ending_the_session_drops_its_subscriptions(served: Served) -> Non
             break
         await asyncio.sleep(0.01)
     assert served.endpoint.hub.sessions() == 0
+    # Its namespace's hub subscription went too, and the visibility cache stopped following.
+    for _ in range(int(TIMEOUT / 0.01)):
+        if not served.hub.subscriber_count() and not served.visibility.followers(NAMESPACE):
+            break
+        await asyncio.sleep(0.01)
+    assert served.hub.subscriber_count() == 0
+    assert served.visibility.followers(NAMESPACE) == 0
+
+
+async def test_notifications_follow_the_subscribers_read_access(served: Served) -> None:
+    """Bob is told of a change only while the latest version's ACL lets him read it."""
+    updates: asyncio.Queue[str] = asyncio.Queue()
+    plan = {**document("v1", ["subject:bob"]), "name": "plan"}
+    async with (
+        connect(served.url, token("alice")) as alice,
+        connect(served.url, token("bob", [READ]), on_update=updates) as bob,
+    ):
+        await call(alice, "register_context", plan)
+        await bob.subscribe_resource("context://agents/plan")
+
+        # Alice takes Bob off the ACL (v2) and changes the content again (v3): nothing.
+        await call(alice, "register_context", {**plan, "acl": {"readers": [], "writers": []}})
+        await call(
+            alice,
+            "update_context",
+            {"namespace": NAMESPACE, "name": "plan", "merge_patch": {"content": "hidden"}},
+        )
+        # A change of another context in the namespace, to know the hidden ones went by.
+        await call(alice, "register_context", {**document("x", ["subject:bob"]), "name": "probe"})
+        await bob.subscribe_resource("context://agents/probe")
+        await call(
+            alice,
+            "update_context",
+            {"namespace": NAMESPACE, "name": "probe", "merge_patch": {"content": "y"}},
+        )
+        async with asyncio.timeout(TIMEOUT):
+            first = await updates.get()
+
+        # Bob back on the ACL (v4): he is told, and may read what changed.
+        await call(alice, "register_context", {**plan, "body": {**plan["body"], "content": "v4"}})
+        async with asyncio.timeout(TIMEOUT):
+            second = await updates.get()
+        reread = await bob.read_resource(second)
+
+    assert first == "context://agents/probe"  # nothing of plan v2 or v3 came before it
+    assert second == "context://agents/plan"
+    (contents,) = reread.contents
+    assert isinstance(contents, types.TextResourceContents)
+    assert contents.meta is not None
+    assert contents.meta["version"] == 4
+    assert updates.empty()
+
+
+async def test_one_caller_past_its_limit_is_refused_and_others_are_not(served: Served) -> None:
+    """Each watched namespace is a subscription of the shared hub, counted per caller."""
+    async with connect(served.url, token("alice")) as alice:
+        for index in range(PER_CALLER + 1):
+            await call(
+                alice,
+                "register_context",
+                {**document("x", ["subject:bob", "subject:carol"]), "namespace": f"ns-{index}"}
+                | {"name": "plan"},
+            )
+    async with (
+        connect(served.url, token("bob", [READ])) as bob,
+        connect(served.url, token("carol", [READ])) as carol,
+    ):
+        for index in range(PER_CALLER):
+            await bob.subscribe_resource(f"context://ns-{index}/plan")
+        with pytest.raises(MCPError) as refused:
+            await bob.subscribe_resource(f"context://ns-{PER_CALLER}/plan")
+        await carol.subscribe_resource(f"context://ns-{PER_CALLER}/plan")
+        assert served.hub.subscriber_count("bob") == PER_CALLER
+        assert served.hub.subscriber_count("carol") == 1
+
+    assert refused.value.error.data is not None
+    assert refused.value.error.data["scope"] == "principal"
+    assert refused.value.error.data["limit"] == PER_CALLER

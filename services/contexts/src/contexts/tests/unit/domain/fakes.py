@@ -9,7 +9,6 @@ from typing import Self
 from contexts.domain.audit import AuditEntry
 from contexts.domain.errors import Conflict
 from contexts.domain.events import ContextChanged
-from contexts.domain.idempotency import StoredResponse
 from contexts.domain.model import Context, ContextKey, LabelSelector
 from contexts.domain.ports import UnitOfWork
 
@@ -180,18 +179,3 @@ class InMemoryUnitOfWork:
         self.contexts.staged.clear()
         self.audit.staged.clear()
         self.outbox.staged.clear()
-
-
-class InMemoryIdempotencyStore:
-    """Stored responses by (key, subject); expiry is left to the caller's `response_to_replay`."""
-
-    def __init__(self) -> None:
-        self._responses: dict[tuple[str, str], StoredResponse] = {}
-
-    async def get(self, key: str, subject: str) -> StoredResponse | None:
-        """The response stored for this key and subject."""
-        return self._responses.get((key, subject))
-
-    async def put(self, key: str, subject: str, response: StoredResponse) -> None:
-        """Store a response."""
-        self._responses[(key, subject)] = response
