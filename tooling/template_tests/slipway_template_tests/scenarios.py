@@ -67,9 +67,17 @@ CLI_STAMPS = (
             ),
         ),
     ),
-    Stamp("service", "svc-events", (("team", "search"), ("redis", "true"), ("events", "true"))),
+    # Events need the database (their outbox is a table): on the SQLite default, without Redis,
+    # the relay publishes to an in-process stream (svc-all covers the Redis Stream).
+    Stamp("service", "svc-events", (("team", "search"), ("database", "true"), ("events", "true"))),
+    # Redis without a database: the items in a Redis hash.
+    Stamp("service", "svc-redis", (("redis", "true"),)),
     # The longest name the validator allows: every rendered line still passes the BUILD checks.
-    Stamp("service", "svc-thirty-characters-name-xyz", (("database", "true"),)),
+    Stamp(
+        "service",
+        "svc-thirty-characters-name-xyz",
+        (("database", "true"), ("redis", "true"), ("events", "true")),
+    ),
     Stamp("lib", "ledger-kit", (("team", "platform"), ("description", "Ledger helpers"))),
 )
 # Every switch at its default.
@@ -77,8 +85,11 @@ PLAIN = Stamp("service", "svc-plain", ())
 UPDATED = CLI_STAMPS[0]
 
 ADDED_TEMPLATE_FILE = "templates/service/RUNBOOK.md.jinja"
-CHANGED_TEMPLATE_FILE = "templates/service/README.md.jinja"
-CHANGED_PROJECT_FILE = "README.md"
+# A template-owned file (service-owned ones, README.md included, are never rewritten by updates),
+# and the line of it the releases change: the comment under the `# syntax=` directive.
+CHANGED_TEMPLATE_FILE = "templates/service/Dockerfile.jinja"
+CHANGED_PROJECT_FILE = "Dockerfile"
+CHANGED_LINE = 1
 
 
 def as_shipped(ws: Workspace) -> None:
@@ -132,6 +143,7 @@ def render(ws: Workspace) -> None:
     ws.commit_all("Stamp services and a lib at the current template release")
     dirty_templates_refused(ws)
     refused_names(ws)
+    events_without_database_refused(ws)
     serve(ws, UPDATED)
     layering_violation_fails(ws)
 
@@ -174,6 +186,20 @@ def refused_names(ws: Workspace) -> None:
     )
     if existing.returncode == 0 or "Traceback" in existing.output:
         raise StepFailedError("stamping over an existing service was not refused cleanly")
+    if ws.changed_paths():
+        raise StepFailedError(f"a refused `new` left files behind: {ws.changed_paths()}")
+
+
+def events_without_database_refused(ws: Workspace) -> None:
+    """`events` without `database` is refused (the outbox is a table), before anything is
+    written."""
+    result = ws.slipway(
+        "new", "service", "svc-no-db", "--defaults", "--data", "events=true", check=False
+    )
+    if result.returncode == 0 or "events need the database" not in result.output:
+        raise StepFailedError("`slipway new` with events and no database was not refused")
+    if "Traceback" in result.output:
+        raise StepFailedError("refusing events without a database printed a traceback")
     if ws.changed_paths():
         raise StepFailedError(f"a refused `new` left files behind: {ws.changed_paths()}")
 
@@ -261,15 +287,15 @@ def layering_violation_fails(ws: Workspace) -> None:
 def update(ws: Workspace) -> None:
     """(b) A release adds a file and changes a line: drift fails, update brings exactly that
     and stays green, `update --all` takes it into every project (the shipped ones too)."""
-    readme = ws.root / CHANGED_TEMPLATE_FILE
-    lines = readme.read_text().splitlines(keepends=True)
-    lines[0] = lines[0].rstrip("\n") + " (template v2)\n"
-    readme.write_text("".join(lines))
+    changed = ws.root / CHANGED_TEMPLATE_FILE
+    lines = changed.read_text().splitlines(keepends=True)
+    lines[CHANGED_LINE] = lines[CHANGED_LINE].rstrip("\n") + " (template v2)\n"
+    changed.write_text("".join(lines))
     (ws.root / ADDED_TEMPLATE_FILE).write_text(
         "# {{ name }} runbook\n\nOwned by {{ team }}. Added by a template release.\n"
     )
-    version = ws.release("a runbook and a README title")
-    ws.commit_all(f"templates: a runbook and a README title ({version})")
+    version = ws.release("a runbook and a Dockerfile comment")
+    ws.commit_all(f"templates: a runbook and a Dockerfile comment ({version})")
 
     drift = ws.slipway("drift", check=False)
     if (
@@ -283,13 +309,13 @@ def update(ws: Workspace) -> None:
     if "updated" not in result.output:
         raise StepFailedError("`slipway update` did not report the update")
     expected = sorted(
-        f"{UPDATED.path}/{name}" for name in (".copier-answers.yml", "README.md", "RUNBOOK.md")
+        f"{UPDATED.path}/{name}" for name in (".copier-answers.yml", CHANGED_PROJECT_FILE, "RUNBOOK.md")
     )
     if ws.changed_paths() != expected:
         raise StepFailedError(f"update changed {ws.changed_paths()}, expected exactly {expected}")
-    title = (ws.root / UPDATED.path / CHANGED_PROJECT_FILE).read_text().splitlines()[0]
-    if not title.endswith("(template v2)"):
-        raise StepFailedError(f"the changed line did not arrive: {title!r}")
+    line = (ws.root / UPDATED.path / CHANGED_PROJECT_FILE).read_text().splitlines()[CHANGED_LINE]
+    if not line.endswith("(template v2)"):
+        raise StepFailedError(f"the changed line did not arrive: {line!r}")
     ws.pants("lint", "check", "test", f"{UPDATED.path}::")
     ws.commit_all(f"Update svc-all to templates {version}")
 
@@ -304,18 +330,18 @@ def update(ws: Workspace) -> None:
 def conflict(ws: Workspace) -> None:
     """(c) Service and template edit the same line: `update --all` updates every project,
     leaves markers in that one and reports it; pre-commit refuses the markers."""
-    project_readme = ws.root / UPDATED.path / CHANGED_PROJECT_FILE
-    lines = project_readme.read_text().splitlines(keepends=True)
-    lines[0] = "# svc-all: the team's own title\n"
-    project_readme.write_text("".join(lines))
-    ws.commit_all("svc-all: its own README title")
+    project_file = ws.root / UPDATED.path / CHANGED_PROJECT_FILE
+    lines = project_file.read_text().splitlines(keepends=True)
+    lines[CHANGED_LINE] = "# svc-all: the team's own build notes\n"
+    project_file.write_text("".join(lines))
+    ws.commit_all("svc-all: its own Dockerfile comment")
 
     template = ws.root / CHANGED_TEMPLATE_FILE
     lines = template.read_text().splitlines(keepends=True)
-    lines[0] = lines[0].replace("(template v2)", "(template v3)")
+    lines[CHANGED_LINE] = lines[CHANGED_LINE].replace("(template v2)", "(template v3)")
     template.write_text("".join(lines))
-    version = ws.release("README title")
-    ws.commit_all(f"templates: README title ({version})")
+    version = ws.release("Dockerfile comment")
+    ws.commit_all(f"templates: Dockerfile comment ({version})")
 
     result = ws.slipway("update", "--all", check=False)
     if "services/contexts: updated" not in result.output:
@@ -324,7 +350,7 @@ def conflict(ws: Workspace) -> None:
         raise StepFailedError("`slipway update` did not report the conflict")
     if f"{UPDATED.path}/{CHANGED_PROJECT_FILE}" not in result.output:
         raise StepFailedError("the conflict report does not name the conflicting file")
-    if "<<<<<<<" not in project_readme.read_text():
+    if "<<<<<<<" not in project_file.read_text():
         raise StepFailedError("no inline conflict markers in the conflicting file")
 
     ws.git("add", "-A")

@@ -1,29 +1,7 @@
-"""What the platform gives every service: probes, metrics and the API docs."""
+"""What the platform gives every service: probes, metrics, docs, problem+json errors, headers."""
 
-import httpx
-
-
-async def test_health_answers_without_dependencies(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+from slipway.web.testing import ProbeSuite
 
 
-async def test_ready_reports_every_check(client: httpx.AsyncClient) -> None:
-    response = await client.get("/ready")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ok"
-    assert all(check["status"] == "ok" for check in body.get("checks", {}).values())
-
-
-async def test_metrics_are_labelled_by_route_template(client: httpx.AsyncClient) -> None:
-    await client.get("/v1/items")
-    text = (await client.get("/metrics")).text
-    assert 'route="/v1/items"' in text
-
-
-async def test_docs_are_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
-    assert response.status_code == 200
-    assert "swagger-ui" in response.text
+class TestProbes(ProbeSuite):
+    """slipway.web.testing's probe tests, on this service's app."""
