@@ -25,6 +25,8 @@ import uvloop  # pants: no-infer-dep - installed by uvicorn[standard] (slipway_b
 from slipway_bench.sse_reader import ServerSentEvent, ServerSentEventDecoder
 
 EVENT_TYPE = "context.changed"
+# The last event slipway.events.sse sends before it ends a stream, with the reason.
+CLOSED_EVENT_TYPE = "stream.closed"
 READY_LINE = "ready"
 CONNECT_TIMEOUT_S = 30.0
 
@@ -83,12 +85,15 @@ async def follow(
                 body = (await response.aread()).decode(errors="replace")[:500]
                 raise RuntimeError(f"GET /v1/events answered {response.status_code}: {body}")
             decoder = ServerSentEventDecoder()
+            closed_because = "no reason given"
             async for chunk in response.aiter_raw():
                 received_at = time.time()
                 if not announced:
                     connected.put_nowait(None)
                     announced = True
                 for event in decoder.feed(chunk):
+                    if event.event == CLOSED_EVENT_TYPE:
+                        closed_because = event.data
                     if event.event != EVENT_TYPE:
                         continue
                     event_id, latency = event_latency_ms(event, received_at)
@@ -97,7 +102,7 @@ async def follow(
                         continue
                     record.event_ids.add(event_id)
                     record.latencies_ms.append(latency)
-            raise RuntimeError("the server ended the event stream")
+            raise RuntimeError(f"the server ended the event stream: {closed_because}")
     except (httpx.HTTPError, OSError, RuntimeError, EventShapeError) as exc:
         record.error = str(exc) or type(exc).__name__
         if not announced:  # never leave the start-up waiting on a dead stream
