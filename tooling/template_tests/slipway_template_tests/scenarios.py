@@ -309,7 +309,8 @@ def update(ws: Workspace) -> None:
     if "updated" not in result.output:
         raise StepFailedError("`slipway update` did not report the update")
     expected = sorted(
-        f"{UPDATED.path}/{name}" for name in (".copier-answers.yml", CHANGED_PROJECT_FILE, "RUNBOOK.md")
+        f"{UPDATED.path}/{name}"
+        for name in (".copier-answers.yml", CHANGED_PROJECT_FILE, "RUNBOOK.md")
     )
     if ws.changed_paths() != expected:
         raise StepFailedError(f"update changed {ws.changed_paths()}, expected exactly {expected}")
