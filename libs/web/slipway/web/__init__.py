@@ -2,6 +2,8 @@
 
 from slipway.web.app import create_app, lifecycle_of
 from slipway.web.idempotency import (
+    ACCEPTS_IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_PATTERN,
     IdempotencyMiddleware,
     IdempotencySettings,
     IdempotencyStore,
@@ -16,6 +18,8 @@ from slipway.web.service import Service, render_openapi
 from slipway.web.settings import RateLimitSettings, WebSettings
 
 __all__ = [
+    "ACCEPTS_IDEMPOTENCY_KEY",
+    "IDEMPOTENCY_KEY_PATTERN",
     "AppAuth",
     "BackgroundTask",
     "DrainingServer",

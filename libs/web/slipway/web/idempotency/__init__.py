@@ -1,6 +1,11 @@
 """`Idempotency-Key` for unsafe requests: reserve, run once, replay byte for byte."""
 
-from slipway.web.idempotency.fingerprint import is_valid_key, request_fingerprint
+from slipway.web.idempotency.declaration import ACCEPTS_IDEMPOTENCY_KEY
+from slipway.web.idempotency.fingerprint import (
+    IDEMPOTENCY_KEY_PATTERN,
+    is_valid_key,
+    request_fingerprint,
+)
 from slipway.web.idempotency.memory import InMemoryIdempotencyStore
 from slipway.web.idempotency.middleware import (
     IDEMPOTENCY_KEY_HEADER,
@@ -31,7 +36,9 @@ from slipway.web.idempotency.store import (
 )
 
 __all__ = [
+    "ACCEPTS_IDEMPOTENCY_KEY",
     "IDEMPOTENCY_KEY_HEADER",
+    "IDEMPOTENCY_KEY_PATTERN",
     "IN_PROGRESS_TYPE",
     "KEY_INVALID_TYPE",
     "KEY_REUSED_TYPE",

@@ -35,8 +35,7 @@ from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
 from contexts.domain.preconditions import parse_entity_tags
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
 from slipway.logging import current_request_id
-from slipway.web import ORJSONResponse, ProblemError
-from slipway.web.idempotency.fingerprint import IDEMPOTENCY_KEY_PATTERN
+from slipway.web import ACCEPTS_IDEMPOTENCY_KEY, ORJSONResponse, ProblemError
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -65,21 +64,6 @@ IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", description="`*`: create only; on GET: 304 when matching"),
 ]
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=f"^{IDEMPOTENCY_KEY_PATTERN.pattern}$",
-        description="replay the first response to this key instead of repeating the request",
-    ),
-]
-
-
-def _accepts_idempotency_key(idempotency_key: IdempotencyKeyHeader = None) -> None:
-    """Declares `Idempotency-Key` for the OpenAPI document; the middleware has acted on it."""
-
-
-ACCEPTS_IDEMPOTENCY_KEY = Depends(_accepts_idempotency_key)
 
 
 def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
