@@ -19,13 +19,10 @@
 The Alembic migrations in `contexts.migrations` create the same schema; a test compares them.
 """
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
 
-from slipway.db import idempotency_table
+from slipway.db import UtcDateTime, idempotency_table
 from slipway.events import outbox_table
 
 NAME_LENGTH = 63
@@ -45,27 +42,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class UtcDateTime(sa.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset: it is UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Refuse naive datetimes; store aware ones in UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: only timezone-aware datetimes are stored")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Aware UTC datetimes, also from SQLite, which returns them naive."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 # JSONB on PostgreSQL (compact, comparable), JSON text elsewhere.

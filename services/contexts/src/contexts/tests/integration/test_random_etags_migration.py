@@ -16,7 +16,6 @@ from pydantic import JsonValue
 
 from contexts.adapters.sql.tables import (
     Json,
-    UtcDateTime,
     context_versions,
     contexts_current,
 )
@@ -24,7 +23,7 @@ from contexts.domain.hashing import canonical_json, content_hash, sha256_hex
 from contexts.migrations import MIGRATIONS_DIR
 from contexts.tests.integration.sql_support import postgres_admin_url, sql_world
 from contexts.tests.unit.domain.builders import ALICE, KEY, document
-from slipway.db import Database
+from slipway.db import Database, UtcDateTime
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
 from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from contexts.adapters.sql.tables import Json, UtcDateTime, idempotency
+from contexts.adapters.sql.tables import Json, idempotency
 from contexts.migrations import MIGRATIONS_DIR
 from contexts.tests.integration.sql_support import count_rows, postgres_admin_url
-from slipway.db import Database, SqlIdempotencyStore
+from slipway.db import Database, SqlIdempotencyStore, UtcDateTime
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
 from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
 from slipway.web.idempotency import Completed, Reserved, StoredResponse

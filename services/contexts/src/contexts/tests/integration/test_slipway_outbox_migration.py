@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from contexts.adapters.sql import change_outbox
-from contexts.adapters.sql.tables import Json, UtcDateTime
+from contexts.adapters.sql.tables import Json
 from contexts.adapters.sql.tables import outbox as slipway_outbox
 from contexts.migrations import MIGRATIONS_DIR
 from contexts.tests.integration.sql_support import postgres_admin_url
-from slipway.db import Database
+from slipway.db import Database, UtcDateTime
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
 from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
 from slipway.events import InMemoryEventStream, OutboxRelay, OutboxSettings, StreamEntry
