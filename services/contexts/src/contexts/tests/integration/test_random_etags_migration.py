@@ -15,37 +15,31 @@ import sqlalchemy as sa
 from pydantic import JsonValue
 
 from contexts.adapters.sql.tables import (
-    Json,
     context_versions,
     contexts_current,
 )
 from contexts.domain.hashing import canonical_json, content_hash, sha256_hex
 from contexts.migrations import MIGRATIONS_DIR
-from contexts.tests.integration.sql_support import postgres_admin_url, sql_world
+from contexts.tests.integration.migration_support import (
+    BACKENDS,
+    database_at,
+    old_idempotency_keys,
+    old_outbox,
+)
+from contexts.tests.integration.sql_support import sql_world
 from contexts.tests.unit.domain.builders import ALICE, KEY, document
-from slipway.db import Database, UtcDateTime
+from slipway.db import Database
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
-from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 RANDOM_ETAG = re.compile(r'"[0-9a-f]{32}"')
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-]
 
 
 @pytest.fixture(params=BACKENDS)
 async def at_0001(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A database migrated to revision 0001 only."""
-    if request.param == "sqlite":
-        async with throwaway_sqlite_database(tmp_path) as database:
-            await upgrade(database.url, MIGRATIONS_DIR, "0001")
-            yield database
-    else:
-        async with throwaway_postgres_database(postgres_admin_url()) as database:
-            await upgrade(database.url, MIGRATIONS_DIR, "0001")
-            yield database
+    async with database_at(request.param, tmp_path, "0001") as database:
+        yield database
 
 
 def _etag_of_0001(namespace: str, name: str, version: int, digest: str) -> str:
@@ -86,33 +80,6 @@ def _version_row(name: str, version: int, content: str) -> dict[str, Any]:
     }
 
 
-# The outbox as revisions 0001 and 0002 knew it (0003 replaces it with slipway_outbox).
-outbox = sa.table(
-    "outbox",
-    sa.column("position", sa.Integer()),
-    sa.column("namespace", sa.String()),
-    sa.column("name", sa.String()),
-    sa.column("version", sa.Integer()),
-    sa.column("payload", Json),
-    sa.column("created_at", UtcDateTime()),
-    sa.column("published_at", UtcDateTime()),
-)
-
-# The stored responses as revisions 0001 and 0002 knew them (0004 replaces them with
-# slipway_idempotency).
-idempotency_keys = sa.table(
-    "idempotency_keys",
-    sa.column("key", sa.String()),
-    sa.column("subject", sa.String()),
-    sa.column("request_hash", sa.String()),
-    sa.column("status", sa.Integer()),
-    sa.column("headers", Json),
-    sa.column("body", sa.Text()),
-    sa.column("created_at", UtcDateTime()),
-    sa.column("expires_at", UtcDateTime()),
-)
-
-
 def _event(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "namespace": row["namespace"],
@@ -148,11 +115,11 @@ async def _write_as_0001(database: Database) -> list[dict[str, Any]]:
             ],
         )
         await connection.execute(
-            sa.insert(outbox),
+            sa.insert(old_outbox),
             [_event(rows[0]) | {"published_at": NOW}, _event(rows[1]), _event(rows[2])],
         )
         await connection.execute(
-            sa.insert(idempotency_keys).values(
+            sa.insert(old_idempotency_keys).values(
                 key="k1",
                 subject="alice",
                 request_hash="a" * 64,
@@ -174,8 +141,8 @@ async def _select(database: Database, query: sa.Select[Any]) -> list[sa.Row[Any]
 async def _stored_response(database: Database) -> sa.Row[Any]:
     (row,) = await _select(
         database,
-        sa.select(idempotency_keys.c.headers, idempotency_keys.c.body).where(
-            idempotency_keys.c.key == "k1", idempotency_keys.c.subject == "alice"
+        sa.select(old_idempotency_keys.c.headers, old_idempotency_keys.c.body).where(
+            old_idempotency_keys.c.key == "k1", old_idempotency_keys.c.subject == "alice"
         ),
     )
     return row
@@ -210,7 +177,7 @@ async def test_pending_events_and_stored_responses_carry_the_new_etags(at_0001: 
         (row.name, row.version): row.etag
         for row in await _select(at_0001, sa.select(context_versions))
     }
-    events = await _select(at_0001, sa.select(outbox).order_by(outbox.c.position))
+    events = await _select(at_0001, sa.select(old_outbox).order_by(old_outbox.c.position))
     published, *pending = events
     assert published.payload["etag"] == old[0]["etag"]  # history, already delivered
     assert [event.payload["etag"] for event in pending] == [

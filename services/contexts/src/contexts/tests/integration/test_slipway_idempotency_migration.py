@@ -4,53 +4,32 @@ downgrade brings the old (empty) table back. SQLite and the real PostgreSQL."""
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from contexts.adapters.sql.tables import Json, idempotency
+from contexts.adapters.sql.tables import idempotency
 from contexts.migrations import MIGRATIONS_DIR
-from contexts.tests.integration.sql_support import count_rows, postgres_admin_url
-from slipway.db import Database, SqlIdempotencyStore, UtcDateTime
-from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
-from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
-from slipway.web.idempotency import Completed, Reserved, StoredResponse
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-]
-
-# The stored responses as revisions 0001 to 0003 made them.
-idempotency_keys = sa.table(
-    "idempotency_keys",
-    sa.column("key", sa.String()),
-    sa.column("subject", sa.String()),
-    sa.column("request_hash", sa.String()),
-    sa.column("status", sa.Integer()),
-    sa.column("headers", Json),
-    sa.column("body", sa.Text()),
-    sa.column("created_at", UtcDateTime()),
-    sa.column("expires_at", UtcDateTime()),
+from contexts.tests.integration.migration_support import (
+    BACKENDS,
+    database_at,
+    old_idempotency_keys,
 )
+from contexts.tests.integration.sql_support import count_rows
+from slipway.db import Database, SqlIdempotencyStore
+from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
+from slipway.web.idempotency import Completed, Reserved, StoredResponse
 
 
 @pytest.fixture(params=BACKENDS)
 async def at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A database migrated to revision 0003, one live stored response in `idempotency_keys`."""
-    context: AbstractAsyncContextManager[Database]
-    if request.param == "sqlite":
-        context = throwaway_sqlite_database(tmp_path)
-    else:
-        context = throwaway_postgres_database(postgres_admin_url())
-    async with context as database:
-        await upgrade(database.url, MIGRATIONS_DIR, "0003")
+    async with database_at(request.param, tmp_path, "0003") as database:
         async with database.engine.begin() as connection:
             await connection.execute(
-                sa.insert(idempotency_keys).values(
+                sa.insert(old_idempotency_keys).values(
                     key="k1",
                     subject="alice",
                     request_hash="a" * 64,

@@ -13,45 +13,21 @@ import pytest
 import sqlalchemy as sa
 
 from contexts.adapters.sql import change_outbox
-from contexts.adapters.sql.tables import Json
 from contexts.adapters.sql.tables import outbox as slipway_outbox
 from contexts.migrations import MIGRATIONS_DIR
-from contexts.tests.integration.sql_support import postgres_admin_url
-from slipway.db import Database, UtcDateTime
+from contexts.tests.integration.migration_support import BACKENDS, database_at, old_outbox
+from slipway.db import Database
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
-from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
 from slipway.events import InMemoryEventStream, OutboxRelay, OutboxSettings, StreamEntry
 
 CREATED = datetime(2025, 1, 1, 12, 30, tzinfo=UTC)
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
-]
-
-# The outbox as revisions 0001 and 0002 made it.
-old_outbox = sa.table(
-    "outbox",
-    sa.column("position", sa.Integer()),
-    sa.column("namespace", sa.String()),
-    sa.column("name", sa.String()),
-    sa.column("version", sa.Integer()),
-    sa.column("payload", Json),
-    sa.column("created_at", UtcDateTime()),
-    sa.column("published_at", UtcDateTime()),
-)
 
 
 @pytest.fixture(params=BACKENDS)
 async def at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A database migrated to revision 0002 only."""
-    if request.param == "sqlite":
-        async with throwaway_sqlite_database(tmp_path) as database:
-            await upgrade(database.url, MIGRATIONS_DIR, "0002")
-            yield database
-    else:
-        async with throwaway_postgres_database(postgres_admin_url()) as database:
-            await upgrade(database.url, MIGRATIONS_DIR, "0002")
-            yield database
+    async with database_at(request.param, tmp_path, "0002") as database:
+        yield database
 
 
 def _change(name: str, version: int) -> dict[str, Any]:
