@@ -17,6 +17,7 @@ from contexts.domain.model import (
     Labels,
     LabelValue,
     Page,
+    StorableJson,
 )
 
 
@@ -51,7 +52,7 @@ class ContextPatch(_In):
     `null` removes a member; a label set to `null` is removed.
     """
 
-    body: JsonValue = Field(default=None, examples=[{"title": "New title"}])
+    body: StorableJson = Field(default=None, examples=[{"title": "New title"}])
     labels: Annotated[dict[LabelKey, LabelValue | None], Field(max_length=MAX_LABELS)] | None = None
 
 

@@ -1,5 +1,6 @@
 """Value types of the registry: keys, ACLs, actors, drafts and stored context versions."""
 
+import math
 import secrets
 from functools import cached_property
 from typing import Annotated, Self
@@ -31,14 +32,51 @@ ETAG_PATTERN = r'^"[0-9a-f]{32}"$'
 MAX_LABELS = 64
 MAX_ACL_ENTRIES = 256
 
+
+def storable(value: JsonValue) -> JsonValue:
+    """`value` unchanged if both databases can store it and it has one JSON text: every number
+    finite (no NaN, no infinity, no 1e309) and every string, keys too, Unicode text without
+    NUL (PostgreSQL refuses it) or a lone surrogate (not encodable). ValueError otherwise."""
+    pending: list[JsonValue] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(
+                "numbers must be finite: NaN, Infinity and overflowing ones are not JSON"
+            )
+        if isinstance(item, str):
+            _storable_text(item)
+        elif isinstance(item, dict):
+            for key in item:
+                _storable_text(key)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
+def _storable_text(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text must not contain the NUL character (U+0000)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode: a lone surrogate is not") from None
+    return text
+
+
+# JSON a context may hold, and text in labels: what `storable` accepts.
+StorableJson = Annotated[JsonValue, AfterValidator(storable)]
+StorableText = Annotated[str, AfterValidator(_storable_text)]
+
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 KindName = Annotated[str, StringConstraints(pattern=KIND_PATTERN)]
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
-LabelValue = Annotated[str, StringConstraints(max_length=256)]
+LabelValue = Annotated[StorableText, StringConstraints(max_length=256)]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 AclEntry = Annotated[str, StringConstraints(pattern=ACL_ENTRY_PATTERN)]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-JsonObject = dict[str, JsonValue]
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(storable)]
 ETag = Annotated[str, StringConstraints(pattern=ETAG_PATTERN)]
 
 

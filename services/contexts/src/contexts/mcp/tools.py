@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from mcp import types
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contexts.domain.errors import DomainError
 from contexts.domain.model import (
@@ -25,6 +25,8 @@ from contexts.domain.model import (
     KindName,
     Labels,
     Name,
+    StorableJson,
+    StorableText,
 )
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
 from contexts.mcp.views import invalid_arguments, problem_dict, view_of
@@ -64,10 +66,10 @@ class UpdateContext(_Addressed):
     """Merge-patch (RFC 7396) a context's body, and optionally its labels."""
 
     merge_patch: Annotated[
-        JsonValue, Field(description="RFC 7396 merge patch of the body (null removes a member)")
+        StorableJson, Field(description="RFC 7396 merge patch of the body (null removes a member)")
     ]
     labels_patch: Annotated[
-        dict[str, str | None] | None, Field(description="Labels to set; null removes one")
+        dict[str, StorableText | None] | None, Field(description="Labels to set; null removes one")
     ] = None
     if_match: Annotated[str | None, Field(description="Only if the current etag is this")] = None
 

@@ -509,3 +509,25 @@ async def test_one_caller_past_its_limit_is_refused_and_others_are_not(served: S
     assert refused.value.error.data is not None
     assert refused.value.error.data["scope"] == "principal"
     assert refused.value.error.data["limit"] == PER_CALLER
+
+
+async def test_unstorable_arguments_are_an_invalid_arguments_error(served: Served) -> None:
+    """NUL in a body or label (PostgreSQL cannot store it: issue 12 saw the raw INSERT come
+    back as the error) is refused as invalid arguments before anything is written."""
+    async with connect(served.url, token("alice")) as session:
+        in_body = await session.call_tool(
+            "register_context", {**document("a\x00b"), "name": "nul-body"}
+        )
+        in_label = await session.call_tool(
+            "register_context", {**document("ok"), "name": "nul-label", "labels": {"k": "\x00"}}
+        )
+        missing = await session.call_tool(
+            "get_context", {"namespace": NAMESPACE, "name": "nul-body"}
+        )
+    for refused in (in_body, in_label):
+        assert refused.is_error
+        text = str(refused.structured_content or refused.content).lower()
+        assert "nul" in text
+        for internal in ("insert", "sqlalchemy", "traceback"):
+            assert internal not in text
+    assert missing.is_error
