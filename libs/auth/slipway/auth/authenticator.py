@@ -220,6 +220,7 @@ def build_authenticator(
         hs256_secret=secret.get_secret_value() if secret is not None else None,
         leeway_seconds=settings.leeway_seconds,
         max_token_bytes=settings.max_token_bytes,
+        max_lifetime_seconds=settings.max_token_lifetime_seconds,
         scope_implications=ScopeImplications(settings.scope_implications),
         registry=registry,
     )

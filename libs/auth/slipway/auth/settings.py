@@ -45,6 +45,11 @@ class AuthSettings(BaseModel):
     max_token_bytes: int = Field(
         default=8192, gt=0, description="longer tokens are refused before being parsed"
     )
+    max_token_lifetime_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="tokens whose exp - iat is longer are refused (a stolen token is bounded)",
+    )
     hs256_secret: SecretStr | None = Field(
         default=None, description="development/test only: a shared HS256 key (32+ bytes)"
     )

@@ -1,5 +1,8 @@
 """Bearer-token verification: size guard, algorithm allow-list per key, signature, claims."""
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +16,10 @@ from slipway.auth.principal import Principal
 from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+# NumericDate claims (RFC 7519 section 2): JSON numbers, never strings or booleans.
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+# A compact JWS segment: unpadded base64url (RFC 7515 section 2).
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")  # empty: an unsigned token, refused by its alg
 
 # What a client is told, per reason: enough to fix its token, nothing about our keys.
 REASONS: Mapping[str, str] = {
@@ -27,6 +34,7 @@ REASONS: Mapping[str, str] = {
     "wrong_audience": "the token is meant for another audience",
     "missing_claim": "the token lacks a required claim",
     "invalid_claim": "the token has an invalid claim",
+    "lifetime_too_long": "the token's lifetime (exp - iat) is longer than accepted",
 }
 
 # Checked in order: subclasses before the classes they extend.
@@ -52,6 +60,24 @@ class InvalidTokenError(Exception):
         super().__init__(self.description)
 
 
+def is_canonical_compact(token: str) -> bool:
+    """Whether the token has exactly one spelling: three unpadded base64url segments whose
+    unused trailing bits are zero, so no other string carries the same signature."""
+    segments = token.split(".")
+    if len(segments) != 3:
+        return False
+    for segment in segments:
+        if not _SEGMENT.fullmatch(segment):
+            return False
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != segment:
+            return False
+    return True
+
+
 def _reason_for(exc: jwt.PyJWTError) -> str:
     for error_type, reason in _PYJWT_REASONS:
         if isinstance(exc, error_type):
@@ -71,6 +97,7 @@ class TokenVerifier:
         hs256_secret: str | None = None,
         leeway_seconds: float = 30.0,
         max_token_bytes: int = 8192,
+        max_lifetime_seconds: float = 86_400.0,
         scope_implications: ScopeImplications | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
@@ -80,6 +107,7 @@ class TokenVerifier:
         self._hs256_key = hs256_secret.encode() if hs256_secret is not None else None
         self.leeway_seconds = leeway_seconds
         self.max_token_bytes = max_token_bytes
+        self.max_lifetime_seconds = max_lifetime_seconds
         if scope_implications is None:
             scope_implications = ScopeImplications(DEFAULT_SCOPE_IMPLICATIONS)
         self.scope_implications = scope_implications
@@ -96,6 +124,8 @@ class TokenVerifier:
     async def _verify(self, token: str) -> Principal:
         if len(token) > self.max_token_bytes:  # before any parsing: base64 and JSON cost
             raise InvalidTokenError("too_long")
+        if not is_canonical_compact(token):
+            raise InvalidTokenError("malformed")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -116,6 +146,12 @@ class TokenVerifier:
             raise InvalidTokenError(_reason_for(exc)) from None
         if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise InvalidTokenError("invalid_claim")
+        for name in NUMERIC_DATE_CLAIMS:
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise InvalidTokenError("invalid_claim")
+        if claims["exp"] - claims["iat"] > self.max_lifetime_seconds:
+            raise InvalidTokenError("lifetime_too_long")
         return Principal.from_claims(claims, self.scope_implications)
 
     async def _key_for(self, header: Mapping[str, Any]) -> PyJWK | bytes:

@@ -68,6 +68,12 @@ def _relabelled(keys: Keys) -> str:
     return f"{_segment({'alg': 'RS256', 'kid': keys.ec.kid})}.{payload}.{signature}"
 
 
+def _padded_payload(token: str) -> str:
+    """The same token with `=` padding on its payload segment (when its length allows it)."""
+    header, payload, signature = token.split(".")
+    return ".".join((header, payload + "=" * (-len(payload) % 4 or 4), signature))
+
+
 def _bearer(make: Callable[[Keys], str]) -> Callable[[Keys], dict[str, str]]:
     return lambda keys: {"Authorization": f"Bearer {make(keys)}"}
 
@@ -180,6 +186,29 @@ ATTACKS: list[tuple[str, Callable[[Keys], dict[str, str]], int, str | None]] = [
         401,
         "too_long",
     ),
+    # One token, one spelling (issue 12): padding or spare bits make another string for the
+    # same signature, which caches and revocation lists keyed by the token would miss.
+    ("signature_with_padding", _bearer(lambda k: _valid(k) + "="), 401, "malformed"),
+    ("signature_with_two_pads", _bearer(lambda k: _valid(k) + "=="), 401, "malformed"),
+    ("payload_with_padding", _bearer(lambda k: _padded_payload(_valid(k))), 401, "malformed"),
+    (
+        "numeric_string_exp",
+        _bearer(lambda k: _valid(k, claims={"exp": str(int(time.time()) + 300)})),
+        401,
+        "invalid_claim",
+    ),
+    (
+        "boolean_iat",
+        _bearer(lambda k: _valid(k, claims={"iat": True})),
+        401,
+        "invalid_claim",
+    ),
+    (
+        "lifetime_over_the_maximum",
+        _bearer(lambda k: _valid(k, expires_in=2 * 86_400)),
+        401,
+        "lifetime_too_long",
+    ),
     ("garbage", _bearer(lambda k: "not-a-jwt"), 401, "malformed"),
     ("garbage_three_segments", _bearer(lambda k: "a.b.c"), 401, "malformed"),
     ("no_token", lambda k: {}, 401, None),
@@ -195,7 +224,7 @@ ATTACKS: list[tuple[str, Callable[[Keys], dict[str, str]], int, str | None]] = [
 
 
 def test_the_suite_counts_its_attacks() -> None:
-    assert len(ATTACKS) == 29
+    assert len(ATTACKS) == 35
     assert len({name for name, *_ in ATTACKS}) == len(ATTACKS)
 
 
