@@ -1,9 +1,6 @@
 """The Redis rate-limit backend: one token bucket shared by instances, failing open."""
 
 import asyncio
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -56,27 +53,16 @@ async def test_bucket_counts_remaining_and_expires_under_the_key_prefix(
     assert 0 < ttl_ms <= 400  # the bucket key expires once it would be full again
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedisServer]:
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.skip("redis-server is not on PATH")
-    server = PrivateRedisServer(executable, tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_requests_pass_while_redis_is_down_and_are_counted_again_after(
-    private_redis: PrivateRedisServer,
+    private_redis_server: PrivateRedisServer,
 ) -> None:
-    client = RedisClient(RedisSettings(url=SecretStr(private_redis.url)))
+    client = RedisClient(RedisSettings(url=SecretStr(private_redis_server.url)))
     backend = RedisRateLimitBackend(client)
     try:
         assert not [await backend.hit("k", limit=1, window_seconds=60) for _ in range(2)][1].allowed
-        private_redis.stop()
+        private_redis_server.stop()
         assert (await backend.hit("k", limit=1, window_seconds=60)).allowed
-        private_redis.start()  # a fresh server: the bucket is gone
+        private_redis_server.start()  # a fresh server: the bucket is gone
         assert (await backend.hit("k", limit=1, window_seconds=60)).allowed
         assert not (await backend.hit("k", limit=1, window_seconds=60)).allowed
     finally:

@@ -5,9 +5,7 @@ reaches the namespace's Redis Stream once Redis is back, in order. Nothing is lo
 import asyncio
 import contextlib
 import json
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,8 @@ from contexts.events.settings import EventsSettings
 from contexts.main import build_app
 from contexts.settings import Settings
 from contexts.tests.api.conftest import ALICE, document
-from contexts.tests.integration.redis_server import PrivateRedis
 from slipway.cache import RedisSettings
+from slipway.cache.testing import PrivateRedisServer
 from slipway.config import Environment
 from slipway.db import DatabaseSettings
 from slipway.events import OutboxSettings
@@ -31,17 +29,6 @@ pytestmark = pytest.mark.integration
 NAMESPACE = "outage"
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.skip("redis-server is not on PATH: this test runs a Redis of its own")
-    server = PrivateRedis(executable, tmp_path)
-    server.start()
-    yield server
-    server.terminate()
-
-
 async def stream_versions(url: str, key: str) -> list[tuple[str, int]]:
     """(name, version) of every event in the stream, in stream order."""
     async with Redis.from_url(url) as redis:
@@ -51,7 +38,7 @@ async def stream_versions(url: str, key: str) -> list[tuple[str, int]]:
 
 
 async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after(
-    private_redis: PrivateRedis, tmp_path: Path
+    private_redis_server: PrivateRedisServer, tmp_path: Path
 ) -> None:
     events = EventsSettings(
         outbox=OutboxSettings(
@@ -62,7 +49,7 @@ async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after(
         environment=Environment.TEST,
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")),
         redis=RedisSettings(
-            url=SecretStr(private_redis.url),
+            url=SecretStr(private_redis_server.url),
             socket_timeout_seconds=0.5,
             socket_connect_timeout_seconds=0.5,
             health_check_interval_seconds=0,
@@ -74,7 +61,7 @@ async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after(
     seen: list[tuple[str, int]] = []
 
     async def refresh() -> None:
-        seen[:] = await stream_versions(private_redis.url, key)
+        seen[:] = await stream_versions(private_redis_server.url, key)
 
     async with app_client(build_app(settings)) as client:
         for name in ("a", "b"):
@@ -89,7 +76,7 @@ async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after(
             await asyncio.sleep(0.05)
         assert seen == expected
 
-        private_redis.terminate()
+        private_redis_server.stop()
         for name, content in (("a", "a2"), ("c", "c"), ("a", "a3")):
             response = await client.put(
                 f"/v1/contexts/{NAMESPACE}/{name}", json=document(content), headers=ALICE
@@ -98,7 +85,7 @@ async def test_writes_succeed_while_redis_is_down_and_every_event_arrives_after(
             expected.append((name, response.json()["version"]))
         assert (await client.get("/ready")).status_code == 200
 
-        private_redis.start()  # same port, empty: the backlog is all that arrives
+        private_redis_server.start()  # same port, empty: the backlog is all that arrives
         backlog = expected[2:]
         deadline = time.monotonic() + 20
         while seen != backlog and time.monotonic() < deadline:
