@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from slipway.cache import RedisSettings
-from slipway.cache.testing import started_redis_client
+from slipway.cache import RedisClient, RedisSettings
+from slipway.cache.testing import PrivateRedisServer, started_redis_client
 from slipway.db import Database, DatabaseSettings
 from slipway.db.testing import postgres_test_url, postgres_unreachable_reason, require_server
 from slipway.events.fanout_settings import FanoutSettings
@@ -131,3 +131,16 @@ async def make_hub(registry: CollectorRegistry) -> AsyncIterator[MakeHub]:
     yield make
     for hub in reversed(hubs):
         await hub.stop()
+
+
+@pytest.fixture
+async def private_redis_client(
+    private_redis_server: PrivateRedisServer,
+) -> AsyncIterator[RedisClient]:
+    """A started client of the test's own redis-server (which the test may stop and restart)."""
+    client = RedisClient(RedisSettings(url=SecretStr(private_redis_server.url)))
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()

@@ -1,12 +1,10 @@
 """StreamHub while Redis goes away: short outages lose nothing, long ones close with a reason."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from pydantic import SecretStr
 
-from slipway.cache import RedisClient, RedisSettings
+from slipway.cache import RedisClient
 from slipway.cache.testing import PrivateRedisServer
 from slipway.events.envelope import Event
 from slipway.events.redis_stream import RedisEventStream
@@ -16,25 +14,14 @@ from slipway.events.tests.conftest import MakeHub
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def private_client(private_redis_server: PrivateRedisServer) -> AsyncIterator[RedisClient]:
-    """A client of the test's own redis-server (which the test may stop and restart)."""
-    client = RedisClient(RedisSettings(url=SecretStr(private_redis_server.url)))
-    await client.start()
-    try:
-        yield client
-    finally:
-        await client.stop()
-
-
 def _event(n: int) -> Event:
     return Event(stream="s", type="thing.changed", payload={"n": n})
 
 
 async def test_an_outage_shorter_than_the_grace_loses_no_subscriber(
-    private_redis_server: PrivateRedisServer, private_client: RedisClient, make_hub: MakeHub
+    private_redis_server: PrivateRedisServer, private_redis_client: RedisClient, make_hub: MakeHub
 ) -> None:
-    stream = RedisEventStream(private_client)
+    stream = RedisEventStream(private_redis_client)
     hub = await make_hub(
         stream, unavailable_after_seconds=30, retry_base_seconds=0.05, max_backoff_seconds=0.2
     )
@@ -52,9 +39,9 @@ async def test_an_outage_shorter_than_the_grace_loses_no_subscriber(
 
 
 async def test_a_longer_outage_closes_subscribers_with_event_stream_unavailable(
-    private_redis_server: PrivateRedisServer, private_client: RedisClient, make_hub: MakeHub
+    private_redis_server: PrivateRedisServer, private_redis_client: RedisClient, make_hub: MakeHub
 ) -> None:
-    stream = RedisEventStream(private_client)
+    stream = RedisEventStream(private_redis_client)
     hub = await make_hub(
         stream, unavailable_after_seconds=0.5, retry_base_seconds=0.05, max_backoff_seconds=0.2
     )

@@ -2,13 +2,11 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
-from slipway.cache import RedisClient, RedisSettings
+from slipway.cache import RedisClient
 from slipway.cache.testing import PrivateRedisServer
 from slipway.events import Event, OutboxRelay, OutboxSettings, RedisEventStream
 from slipway.events.tests.conftest import OutboxDatabase
@@ -18,17 +16,6 @@ pytestmark = pytest.mark.integration
 SETTINGS = OutboxSettings(
     poll_interval_seconds=30, retry_base_seconds=0.05, max_backoff_seconds=0.3
 )
-
-
-@pytest.fixture
-async def private_redis(private_redis_server: PrivateRedisServer) -> AsyncIterator[RedisClient]:
-    """A started client of the test's own redis-server."""
-    client = RedisClient(RedisSettings(url=SecretStr(private_redis_server.url)))
-    await client.start()
-    try:
-        yield client
-    finally:
-        await client.stop()
 
 
 async def _numbers(stream: RedisEventStream) -> list[int]:
@@ -57,9 +44,9 @@ async def _eventually(stream: RedisEventStream, expected: list[int], within: flo
 
 
 async def test_events_reach_redis_streams_with_their_ids_in_commit_order(
-    outbox_database: OutboxDatabase, private_redis: RedisClient
+    outbox_database: OutboxDatabase, private_redis_client: RedisClient
 ) -> None:
-    stream = RedisEventStream(private_redis)
+    stream = RedisEventStream(private_redis_client)
     relay = OutboxRelay(
         outbox_database.database,
         outbox_database.outbox,
@@ -79,10 +66,10 @@ async def test_events_reach_redis_streams_with_their_ids_in_commit_order(
 
 async def test_a_redis_outage_loses_no_event(
     outbox_database: OutboxDatabase,
-    private_redis: RedisClient,
+    private_redis_client: RedisClient,
     private_redis_server: PrivateRedisServer,
 ) -> None:
-    stream = RedisEventStream(private_redis)
+    stream = RedisEventStream(private_redis_client)
     registry = CollectorRegistry()
     relay = OutboxRelay(
         outbox_database.database,
