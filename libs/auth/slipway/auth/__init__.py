@@ -22,6 +22,14 @@ from slipway.auth.problems import (
     MISSING_TOKEN_TITLE,
     MISSING_TOKEN_TYPE,
 )
+from slipway.auth.resource import (
+    WELL_KNOWN_PATH,
+    ProtectedResourceMetadata,
+    metadata_paths,
+    metadata_url_for,
+    protected_resource_metadata,
+    protected_resource_router,
+)
 from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
 from slipway.auth.settings import AuthSettings
 from slipway.auth.verification import InvalidTokenError, TokenVerifier
@@ -34,6 +42,7 @@ __all__ = [
     "INVALID_TOKEN_TYPE",
     "MISSING_TOKEN_TITLE",
     "MISSING_TOKEN_TYPE",
+    "WELL_KNOWN_PATH",
     "AuthMetrics",
     "AuthSettings",
     "AuthSettingsError",
@@ -45,6 +54,7 @@ __all__ = [
     "OnPrincipal",
     "Principal",
     "PrincipalMiddleware",
+    "ProtectedResourceMetadata",
     "ScopeImplications",
     "TokenVerifier",
     "auth_metrics",
@@ -53,5 +63,9 @@ __all__ = [
     "bearer_token_of",
     "bound_authenticator",
     "build_authenticator",
+    "metadata_paths",
+    "metadata_url_for",
+    "protected_resource_metadata",
+    "protected_resource_router",
     "require_scopes",
 ]

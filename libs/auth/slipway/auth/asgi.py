@@ -20,7 +20,9 @@ class BearerGate:
     """ASGI middleware: the app runs only for a caller `principal_or_problem` accepts.
 
     HTTP requests are refused with the problem+json `require_scopes` gives; a WebSocket is
-    closed (1008) before it is accepted. Lifespan messages pass untouched.
+    closed (1008) before it is accepted. Lifespan messages pass untouched. `challenge_scope`
+    is what the `WWW-Authenticate` challenges ask for (default: `required`, or its first
+    when `any_of`), e.g. every scope the app's features need.
     """
 
     def __init__(
@@ -31,8 +33,10 @@ class BearerGate:
         required: str | Sequence[str] = (),
         any_of: bool = False,
         on_principal: OnPrincipal | None = None,
+        challenge_scope: Sequence[str] | None = None,
     ) -> None:
         self.app = app
+        self.challenge_scope = challenge_scope
         self.authenticator = authenticator
         self.required = required
         self.any_of = any_of
@@ -65,7 +69,7 @@ class BearerGate:
 
     async def _admit(self, scope: Scope) -> None:
         principal = await self.authenticator.principal_or_problem(
-            scope, self.required, any_of=self.any_of
+            scope, self.required, any_of=self.any_of, challenge_scope=self.challenge_scope
         )
         if self.on_principal is not None:
             outcome = self.on_principal(scope, principal)

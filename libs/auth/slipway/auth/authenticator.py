@@ -94,29 +94,42 @@ class Authenticator:
         required: str | Sequence[str] = (),
         *,
         any_of: bool = False,
+        challenge_scope: Sequence[str] | None = None,
     ) -> Principal:
         """The caller's principal holding `required` (all, or one `any_of`), else `ProblemError`.
 
         The one token-to-problem path: no token is 401 `missing-token`, a refused one 401
         `invalid-token`, too few effective scopes 403 `insufficient-scope` (see
-        `slipway.auth.problems`). Takes an ASGI scope or a Starlette request/websocket.
+        `slipway.auth.problems`). Every challenge names the scopes to ask for (`scope=`:
+        `challenge_scope` when given, else `required`, or its first `any_of`) and the RFC 9728
+        `resource_metadata` URL when there is one. Takes an ASGI scope or a Starlette
+        request/websocket.
         """
         scope = connection.scope if isinstance(connection, HTTPConnection) else connection
         wanted = (required,) if isinstance(required, str) else tuple(required)
+        asked = (
+            problems.challenge_scope(wanted, any_of=any_of)
+            if challenge_scope is None
+            else tuple(challenge_scope)
+        )
         token = bearer_token_of(scope)
         if not token:
-            raise problems.missing_token(self.resource_metadata_url)
+            raise problems.missing_token(self.resource_metadata_url, asked)
         try:
             principal = await self.authenticate_request(scope, token)
         except InvalidTokenError as error:
-            raise problems.invalid_token(error, self.resource_metadata_url) from None
+            raise problems.invalid_token(error, self.resource_metadata_url, asked) from None
         held = (
             principal.has_any_scope(*wanted) if any_of and wanted else principal.has_scopes(*wanted)
         )
         if not held:
             missing = [name for name in wanted if name not in principal.scopes]
             raise problems.insufficient_scope(
-                wanted, missing, any_of=any_of, resource_metadata_url=self.resource_metadata_url
+                wanted,
+                missing,
+                any_of=any_of,
+                resource_metadata_url=self.resource_metadata_url,
+                scope=asked,
             )
         return principal
 
@@ -201,6 +214,8 @@ def build_authenticator(
             )
         if settings.jwks_url is not None and not settings.jwks_url.startswith("https://"):
             raise AuthSettingsError("auth.jwks_url: must be https:// in production")
+        if settings.resource is not None and not settings.resource.startswith("https://"):
+            raise AuthSettingsError("auth.resource: must be https:// in production (RFC 9728)")
     jwks = None
     asymmetric = ASYMMETRIC_ALGORITHMS.intersection(settings.algorithms)
     if settings.jwks_url is not None and asymmetric:
@@ -216,6 +231,7 @@ def build_authenticator(
     verifier = TokenVerifier(
         issuer=settings.issuer,
         audience=settings.audience,
+        resource=settings.resource,
         jwks=jwks,
         hs256_secret=secret.get_secret_value() if secret is not None else None,
         leeway_seconds=settings.leeway_seconds,
@@ -224,4 +240,4 @@ def build_authenticator(
         scope_implications=ScopeImplications(settings.scope_implications),
         registry=registry,
     )
-    return Authenticator(verifier, resource_metadata_url=settings.resource_metadata_url)
+    return Authenticator(verifier, resource_metadata_url=settings.challenge_metadata_url)

@@ -23,26 +23,34 @@ def _quoted(value: str) -> str:
 
 
 def challenge(resource_metadata_url: str | None = None, **params: str) -> dict[str, str]:
-    """A `WWW-Authenticate: Bearer ...` header; RFC 9728 `resource_metadata` last when given."""
+    """A `WWW-Authenticate: Bearer ...` header; RFC 9728 `resource_metadata` last when given.
+
+    Empty parameters (e.g. `scope=""` for a route needing no scope) are left out.
+    """
     if resource_metadata_url is not None:
         params["resource_metadata"] = resource_metadata_url
-    rendered = ", ".join(f"{name}={_quoted(value)}" for name, value in params.items())
+    rendered = ", ".join(f"{name}={_quoted(value)}" for name, value in params.items() if value)
     return {"WWW-Authenticate": f"Bearer {rendered}" if rendered else "Bearer"}
 
 
-def missing_token(resource_metadata_url: str | None = None) -> ProblemError:
-    """401: no bearer token; the challenge carries no error code (RFC 6750 section 3.1)."""
+def missing_token(
+    resource_metadata_url: str | None = None, scope: Sequence[str] = ()
+) -> ProblemError:
+    """401: no bearer token; the challenge carries no error code (RFC 6750 section 3.1), but
+    the `scope` to ask for and where the resource metadata is (RFC 9728 section 5.1)."""
     return ProblemError(
         401,
         "a bearer token is required",
         title=MISSING_TOKEN_TITLE,
         type=MISSING_TOKEN_TYPE,
-        headers=challenge(resource_metadata_url),
+        headers=challenge(resource_metadata_url, scope=" ".join(scope)),
     )
 
 
 def invalid_token(
-    error: InvalidTokenError, resource_metadata_url: str | None = None
+    error: InvalidTokenError,
+    resource_metadata_url: str | None = None,
+    scope: Sequence[str] = (),
 ) -> ProblemError:
     """401 `invalid_token`: the token was refused, for a reason safe to tell the client."""
     return ProblemError(
@@ -51,9 +59,17 @@ def invalid_token(
         title=INVALID_TOKEN_TITLE,
         type=INVALID_TOKEN_TYPE,
         headers=challenge(
-            resource_metadata_url, error="invalid_token", error_description=error.description
+            resource_metadata_url,
+            error="invalid_token",
+            error_description=error.description,
+            scope=" ".join(scope),
         ),
     )
+
+
+def challenge_scope(required: Sequence[str], *, any_of: bool = False) -> tuple[str, ...]:
+    """The scopes a challenge asks for: all of `required`, or with `any_of` the first."""
+    return tuple(required[:1]) if any_of else tuple(required)
 
 
 def insufficient_scope(
@@ -62,18 +78,19 @@ def insufficient_scope(
     *,
     any_of: bool = False,
     resource_metadata_url: str | None = None,
+    scope: Sequence[str] | None = None,
 ) -> ProblemError:
     """403 `insufficient_scope`, listing `required_scopes` and `missing_scopes`.
 
-    With `any_of`, one of `required` would do: the challenge names the first (the one a
-    client should ask for), the problem lists them all.
+    The challenge's `scope` is `scope` when given, else `challenge_scope(required, any_of)`:
+    with `any_of`, one of `required` would do, so it names the first (the one a client
+    should ask for); the problem lists them all.
     """
     if any_of:
         detail = f"the token lacks one of the scope(s): {' '.join(required)}"
-        asked = required[:1]
     else:
         detail = f"the token lacks the scope(s): {' '.join(missing)}"
-        asked = required
+    asked = challenge_scope(required, any_of=any_of) if scope is None else tuple(scope)
     return ProblemError(
         403,
         detail,

@@ -1,6 +1,7 @@
 """`AuthSettings`: which issuer, audience and keys a service accepts bearer tokens from."""
 
 from typing import Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
@@ -22,7 +23,7 @@ class AuthSettings(BaseModel):
     """
 
     issuer: str = Field(examples=["https://auth.example.com/"])
-    audience: str = Field(examples=["contexts-api"])
+    audience: str = Field(min_length=1, examples=["contexts-api"])
     jwks_url: str | None = Field(
         default=None, examples=["https://auth.example.com/.well-known/jwks.json"]
     )
@@ -60,11 +61,39 @@ class AuthSettings(BaseModel):
         "text and stands for it in the implied scopes; {} turns implication off",
         examples=[{"*:admin": ["*:read", "*:write"], "billing:owner": ["billing:admin"]}],
     )
+    # The protected resource (RFC 9728 metadata, RFC 8707 audience).
+    resource: str | None = Field(
+        default=None,
+        description="this server's resource identifier (RFC 9728/RFC 8707): the canonical "
+        "https URI clients name as `resource`, e.g. the MCP endpoint; tokens whose aud is it "
+        "are accepted too, and the metadata document names it",
+        examples=["https://contexts.example.com/mcp"],
+    )
+    authorization_servers: tuple[str, ...] = Field(
+        default=(),
+        description="issuer identifiers of the authorization servers the metadata names; "
+        "empty: (issuer,)",
+        examples=[["https://auth.example.com/"]],
+    )
+    scopes_supported: tuple[str, ...] = Field(
+        default=(), description="scopes the metadata lists (empty: none listed)"
+    )
+    bearer_methods_supported: tuple[Literal["header"], ...] = Field(
+        default=("header",), description="how tokens may be sent; only the header is read"
+    )
+    resource_name: str | None = Field(default=None, description="human-readable name")
+    resource_documentation: str | None = Field(
+        default=None, description="URL of documentation for developers"
+    )
+    resource_metadata_max_age_seconds: int = Field(
+        default=3600, ge=0, description="Cache-Control max-age of the metadata document"
+    )
     resource_metadata_url: str | None = Field(
         default=None,
         description="RFC 9728 protected resource metadata URL, sent as resource_metadata in "
-        "every WWW-Authenticate challenge (the MCP authorization spec asks for it)",
-        examples=["https://contexts.example.com/.well-known/oauth-protected-resource"],
+        "every WWW-Authenticate challenge (the MCP authorization spec asks for it); unset: "
+        "derived from `resource` (the well-known path inserted before its path)",
+        examples=["https://contexts.example.com/.well-known/oauth-protected-resource/mcp"],
     )
 
     @field_validator("scope_implications")
@@ -87,11 +116,56 @@ class AuthSettings(BaseModel):
             raise ValueError("jwks_url is required for RS256/ES256 tokens")
         if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
             raise ValueError("jwks_url must be an http(s) URL")
-        url = self.resource_metadata_url
-        # It goes into a header verbatim: no spaces, controls or quotes to escape or inject.
-        if url and (
-            not url.startswith(("https://", "http://"))
-            or any(char.isspace() or char == '"' or ord(char) < 0x20 for char in url)
-        ):
-            raise ValueError("resource_metadata_url must be an http(s) URL without spaces")
+        # They go into a header or a document verbatim: no spaces, controls or quotes.
+        for name in ("resource_metadata_url", "resource", "resource_documentation"):
+            url = getattr(self, name)
+            if url is not None and not _plain_http_url(url):
+                raise ValueError(f"{name} must be an http(s) URL without spaces")
+        for server in self.authorization_servers:
+            if not _plain_http_url(server):
+                raise ValueError("authorization_servers must be http(s) URLs without spaces")
+        if self.resource is not None and "#" in self.resource:
+            raise ValueError("resource must not have a fragment (RFC 8707 section 2)")
+        for scope in self.scopes_supported:
+            if not scope or any(char in _NOT_SCOPE_CHARS or ord(char) < 0x21 for char in scope):
+                raise ValueError(f"scopes_supported: {scope!r} is not a scope (RFC 6749 3.3)")
         return self
+
+    @property
+    def metadata_authorization_servers(self) -> tuple[str, ...]:
+        """The authorization servers the metadata names: the configured ones, else the issuer."""
+        return self.authorization_servers or (self.issuer,)
+
+    @property
+    def challenge_metadata_url(self) -> str | None:
+        """The `resource_metadata` challenge parameter: set explicitly, or derived from
+        `resource` by RFC 9728 section 3.1; None without either."""
+        if self.resource_metadata_url is not None:
+            return self.resource_metadata_url
+        if self.resource is not None:
+            return metadata_url_for(self.resource)
+        return None
+
+
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_NOT_SCOPE_CHARS = frozenset('"\\\x7f')
+
+WELL_KNOWN_PATH = "/.well-known/oauth-protected-resource"
+
+
+def _plain_http_url(url: str) -> bool:
+    return url.startswith(("https://", "http://")) and not any(
+        char.isspace() or char == '"' or ord(char) < 0x20 or ord(char) == 0x7F for char in url
+    )
+
+
+def metadata_url_for(resource: str) -> str:
+    """The RFC 9728 (section 3.1) metadata URL of a resource identifier: the well-known path
+    goes between the host and the path (a trailing "/" of the path dropped), query kept.
+
+    `https://host/mcp` -> `https://host/.well-known/oauth-protected-resource/mcp`;
+    `https://host/` -> `https://host/.well-known/oauth-protected-resource`.
+    """
+    parts = urlsplit(resource)
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, WELL_KNOWN_PATH + path, parts.query, ""))

@@ -86,13 +86,18 @@ def _reason_for(exc: jwt.PyJWTError) -> str:
 
 
 class TokenVerifier:
-    """Turns a compact JWT into a `Principal`, or raises `InvalidTokenError`."""
+    """Turns a compact JWT into a `Principal`, or raises `InvalidTokenError`.
+
+    The token's `aud` (string or list) must contain `audience`, or `resource` when given (the
+    RFC 8707 resource identifier), compared exactly; a token without `aud` is refused.
+    """
 
     def __init__(
         self,
         *,
         issuer: str,
         audience: str,
+        resource: str | None = None,
         jwks: JwksCache | None = None,
         hs256_secret: str | None = None,
         leeway_seconds: float = 30.0,
@@ -103,6 +108,12 @@ class TokenVerifier:
     ) -> None:
         self.issuer = issuer
         self.audience = audience
+        self.resource = resource
+        # `aud` (a string or a list) must name one of these exactly (RFC 7519 section 4.1.3);
+        # the resource identifier too, as RFC 8707 issuers put it there.
+        self.accepted_audiences = [audience]
+        if resource is not None and resource != audience:
+            self.accepted_audiences.append(resource)
         self.jwks = jwks
         self._hs256_key = hs256_secret.encode() if hs256_secret is not None else None
         self.leeway_seconds = leeway_seconds
@@ -137,7 +148,7 @@ class TokenVerifier:
                 key=key,
                 # One algorithm, fixed by our key, never by the token (RFC 8725 section 2.1).
                 algorithms=["HS256"] if isinstance(key, bytes) else [key.algorithm_name],
-                audience=self.audience,
+                audience=self.accepted_audiences,
                 issuer=self.issuer,
                 leeway=self.leeway_seconds,
                 options={"require": REQUIRED_CLAIMS, "enforce_minimum_key_length": True},

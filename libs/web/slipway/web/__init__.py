@@ -9,7 +9,9 @@ from slipway.web.idempotency import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
 )
+from slipway.web.json_body import refuse_duplicate_keys
 from slipway.web.lifecycle import BackgroundTask, Lifecycle, ReadinessCheck, Resource
+from slipway.web.media_types import MediaTypeGuard, accepts
 from slipway.web.parts import AppAuth, Mount, ServiceParts
 from slipway.web.problems import ProblemError, problem_response
 from slipway.web.responses import ORJSONResponse, ProblemResponse
@@ -28,6 +30,7 @@ __all__ = [
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
     "Lifecycle",
+    "MediaTypeGuard",
     "Mount",
     "ORJSONResponse",
     "ProblemError",
@@ -38,10 +41,12 @@ __all__ = [
     "Service",
     "ServiceParts",
     "WebSettings",
+    "accepts",
     "build_server",
     "create_app",
     "lifecycle_of",
     "problem_response",
+    "refuse_duplicate_keys",
     "render_openapi",
     "serve",
 ]

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.routing import Route
 
@@ -17,7 +17,9 @@ from slipway.observability import (
     configure_tracing,
     instrument_app,
 )
+from slipway.web.json_body import refuse_duplicate_keys
 from slipway.web.lifecycle import Lifecycle
+from slipway.web.openapi import install_platform_openapi
 from slipway.web.parts import ServiceParts
 from slipway.web.probes import probes_router
 from slipway.web.problems import install_problem_handlers
@@ -139,6 +141,7 @@ def create_app(
         docs_url=docs_url,
         redoc_url=redoc_url,
         openapi_url="/openapi.json" if web.docs_enabled else None,
+        dependencies=[Depends(refuse_duplicate_keys)],  # on every route with a JSON body
         middleware=platform_middleware(
             web,
             docs_paths=[path for path in (docs_url, redoc_url) if path],
@@ -167,6 +170,11 @@ def create_app(
         else:
             app.mount(mount.path, mount.app, name=mount.name)
 
+    install_platform_openapi(
+        app,
+        rate_limited=backend is not None,
+        rate_limit_exempt=(*web.rate_limit.exempt_paths, observability.metrics_path),
+    )
     instrument_app(app, tracer_provider)  # the server span wraps every middleware
     if parts.auth is not None:
         parts.auth.bind(app)

@@ -115,14 +115,16 @@ def _pointer(loc: Sequence[int | str]) -> str:
     return "#/" + "/".join(parts) if parts[:1] == ["body"] else "/".join(parts)
 
 
-def _expects_json_body(request: Request) -> bool:
+def expects_json_body(request: Request) -> bool:
+    """Whether the request's route takes a body that is not a form (so JSON)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None:
         return False
     return not isinstance(route.body_field.field_info, Form)
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON: `application/json` or `application/*+json`."""
     if not content_type:
         return False
     message = email.message.Message()
@@ -148,9 +150,9 @@ async def _validation_error_handler(request: Request, exc: Exception) -> Respons
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
     raw = list(exc.errors())
     body_errors = any(tuple(error.get("loc", ()))[:1] == ("body",) for error in raw)
-    if body_errors and _expects_json_body(request):
+    if body_errors and expects_json_body(request):
         content_type = request.headers.get("content-type")
-        if not _is_json(content_type):
+        if not is_json(content_type):
             return problem_response(
                 request.scope,
                 415,

@@ -5,30 +5,138 @@ still routes to the instance sees refused connections. `serve` installs its own 
 instead. On the first SIGTERM (or SIGINT) it:
 
 1. marks the app draining: `/ready` answers 503 from that moment, while every other route
-   keeps serving, new connections included;
+   keeps serving, new connections included, each response with `Connection: close`
+   (`slipway.web.draining`) so no client reuses a connection the exit will close;
 2. waits `drain_delay_seconds` so load balancers see the 503 and take the instance out;
-3. hands over to uvicorn's graceful exit: the listener closes, idle keep-alive connections
-   are closed, and in-flight requests get `shutdown_grace_seconds` to finish
+3. hands over to uvicorn's graceful exit: the listener closes (connections already queued
+   on it are accepted and answered, not reset), idle keep-alive connections are closed,
+   and in-flight requests get `shutdown_grace_seconds` to finish
    (`timeout_graceful_shutdown`) before they are cancelled;
 4. runs the lifespan shutdown, which stops the app's resources in reverse order.
 
 A second SIGINT forces an immediate exit; a second SIGTERM skips the rest of the drain delay.
 The process then exits 0 (uvicorn would re-raise the signal and die by it).
+
+Requests uvicorn cannot hand to the app are answered with problems too, not uvicorn's plain
+text: `ProblemHttpToolsProtocol` refuses a request target over `web.max_url_bytes` (414) and
+a header block over `web.max_header_bytes` (431) while parsing, before buffering more of
+them (httptools itself has no limit on either, and fails any URL over 64 KiB with a 400),
+and answers every other unparsable request with a 400 problem.
 """
 
+import asyncio
 import gc
 import signal
 import socket
 import time
+from http import HTTPStatus
 from types import FrameType
 from typing import Any
 
+import orjson
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from slipway.web.app import lifecycle_of
+from slipway.web.draining import CloseWhenDraining, accept_pending
 from slipway.web.lifecycle import Lifecycle
 from slipway.web.settings import WebSettings
+
+
+class _RequestRefusedError(Exception):
+    """Raised from a parser callback to stop parsing; httptools turns it into a parse error."""
+
+
+class ProblemHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering what it refuses with `application/problem+json`.
+
+    `build_server` makes a subclass with the app's limits (`limited_protocol`).
+    """
+
+    max_url_bytes = 8192
+    max_header_bytes = 32768
+    # After a refusal the rest of the request is read and dropped for at most this long:
+    # closing with unread data makes the kernel send a reset, which can destroy the answer
+    # before the client reads it.
+    linger_seconds = 2.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refusal: tuple[int, str] | None = None
+        self._header_bytes = 0
+        self._lingering = False
+
+    def data_received(self, data: bytes) -> None:
+        """Parse, unless the connection was refused: then drop what still arrives."""
+        if not self._lingering:
+            super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        """A new request: reset the counters."""
+        super().on_message_begin()
+        self._refusal = None
+        self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        """Collect the target; refuse it once it is longer than the limit."""
+        super().on_url(url)
+        if len(self.url) > self.max_url_bytes:
+            self._refusal = (414, f"request target exceeds {self.max_url_bytes} bytes")
+            raise _RequestRefusedError
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Count the header block; refuse it once it is larger than the limit."""
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self.max_header_bytes:
+            self._refusal = (431, f"request headers exceed {self.max_header_bytes} bytes")
+            raise _RequestRefusedError
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        """Answer an unparsable or refused request with a problem, then close."""
+        status, detail = self._refusal or (400, msg)
+        phrase = HTTPStatus(status).phrase
+        body = orjson.dumps(
+            {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
+        )
+        content = [f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")]
+        for name, value in self.server_state.default_headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.extend(
+            [
+                b"content-type: application/problem+json\r\n",
+                b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+                b"x-content-type-options: nosniff\r\n",
+                b"connection: close\r\n",
+                b"\r\n",
+                body,
+            ]
+        )
+        self.transport.write(b"".join(content))
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the answer, then FIN; the client's rest is dropped
+            self.loop.call_later(self.linger_seconds, self.transport.close)
+        else:
+            self.transport.close()
+
+
+def limited_protocol(web: WebSettings) -> type[ProblemHttpToolsProtocol]:
+    """A `ProblemHttpToolsProtocol` refusing what exceeds `web`'s URL and header limits."""
+    return type(
+        "LimitedHttpToolsProtocol",
+        (ProblemHttpToolsProtocol,),
+        {"max_url_bytes": web.max_url_bytes, "max_header_bytes": web.max_header_bytes},
+    )
+
+
+# How long the graceful exit lets the loop read requests already sent before closing idle
+# connections (one loop iteration would do; this covers a busy loop).
+PENDING_READ_SECONDS = 0.05
+# How long it waits for connections that are open but have not sent a request yet (just
+# accepted: the client is about to send) before closing them too.
+FIRST_REQUEST_SECONDS = 1.0
 
 
 class DrainingServer(uvicorn.Server):
@@ -61,6 +169,50 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         gc.freeze()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Close the listeners without resetting what already reached them, then exit.
+
+        Connections queued in the kernel are accepted and served (`accept_pending`), the
+        loop gets a moment to read requests already sent on open connections, and
+        connections that have not sent their first request yet get up to
+        `FIRST_REQUEST_SECONDS` to send it; uvicorn's shutdown then finds them in progress
+        (answered, `Connection: close`) rather than idle (closed with the request unread:
+        a reset, or before the client wrote it: an EOF).
+        """
+        if not self.force_exit:
+            pending = accept_pending(self.servers)
+            for server in self.servers:
+                server.close()
+            loop = asyncio.get_running_loop()
+            for connection in pending:
+                try:
+                    await loop.connect_accepted_socket(
+                        self._http_protocol, connection, ssl=self.config.ssl
+                    )
+                except OSError:
+                    connection.close()
+            await asyncio.sleep(PENDING_READ_SECONDS)
+            for _ in range(round(FIRST_REQUEST_SECONDS / PENDING_READ_SECONDS)):
+                if not self._silent_connections():
+                    break
+                await asyncio.sleep(PENDING_READ_SECONDS)
+        await super().shutdown(sockets)
+
+    def _silent_connections(self) -> int:
+        """How many open connections have not sent their first request yet."""
+        return sum(
+            1
+            for connection in self.server_state.connections
+            if getattr(connection, "cycle", True) is None
+        )
+
+    def _http_protocol(self) -> asyncio.Protocol:
+        """A connection's protocol, as uvicorn's start-up makes it."""
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        return protocol
+
     async def on_tick(self, counter: int) -> bool:
         """Every 0.1 s: once the drain delay is over, begin uvicorn's graceful shutdown."""
         if self.exit_at is not None and time.monotonic() >= self.exit_at:
@@ -72,12 +224,15 @@ def build_server(app: FastAPI, web: WebSettings | None = None, **options: Any) -
     """A DrainingServer for `app`; `options` go to `uvicorn.Config` (e.g. `proxy_headers`).
 
     uvicorn's access log is off unless `access_log=True` is passed: `create_app`'s
-    AccessLogMiddleware writes one structured line per request instead.
+    AccessLogMiddleware writes one structured line per request instead. The HTTP protocol
+    is `limited_protocol(web)` (httptools) unless `http=` is passed.
     """
     web = web or app.state.web_settings
     options.setdefault("access_log", False)
+    options.setdefault("http", limited_protocol(web))
+    lifecycle = lifecycle_of(app)
     config = uvicorn.Config(
-        app,
+        CloseWhenDraining(app, lifecycle),  # no keep-alive reuse racing the listener's close
         host=web.host,
         port=web.port,
         timeout_graceful_shutdown=web.shutdown_grace_seconds,
@@ -85,7 +240,7 @@ def build_server(app: FastAPI, web: WebSettings | None = None, **options: Any) -
         log_config=None,  # slipway.logging.configure_logging owns the uvicorn loggers
         **options,
     )
-    return DrainingServer(config, lifecycle_of(app), web.drain_delay_seconds)
+    return DrainingServer(config, lifecycle, web.drain_delay_seconds)
 
 
 def serve(app: FastAPI, web: WebSettings | None = None, **options: Any) -> None:

@@ -30,6 +30,12 @@ class WebSettings(BaseModel):
     cors_allow_credentials: bool = False
 
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_url_bytes: int = Field(
+        default=8192, gt=0, description="longest request target (path and query): else 414"
+    )
+    max_header_bytes: int = Field(
+        default=32768, gt=0, description="largest header block (names and values): else 431"
+    )
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     shutdown_grace_seconds: int = Field(
         default=20, ge=0, description="how long in-flight requests may take after draining"

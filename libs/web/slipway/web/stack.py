@@ -8,6 +8,7 @@ from starlette.middleware.cors import CORSMiddleware
 from slipway.logging import AccessLogMiddleware, RequestIdMiddleware
 from slipway.observability import MetricsMiddleware
 from slipway.web.body_limit import BodyLimitMiddleware
+from slipway.web.limits import RequestLimitsMiddleware
 from slipway.web.parts import AppAuth
 from slipway.web.problems import UnhandledErrorMiddleware
 from slipway.web.ratelimit import KeyFunc, RateLimitBackend, RateLimitMiddleware
@@ -38,7 +39,8 @@ def platform_middleware(
     """Every middleware of a service's app, outermost first (tracing wraps them all).
 
     Request ids first, so every later line and problem carries one; the access line and the
-    metrics see the final status, security headers and CORS reach error responses too; auth
+    metrics see the final status, security headers and CORS reach error responses too; the
+    URL and header limits (414, 431) come before any work is done for the request; auth
     sits just outside the rate limiter, which keys on the principal auth leaves in
     `scope["state"]["principal"]`; the body limit is innermost of the platform's, then the
     service's own middleware in the order listed.
@@ -56,6 +58,13 @@ def platform_middleware(
     ]
     if web.cors_origins:
         stack.append(Middleware(CORSMiddleware, **cors_options(web, CORS_EXPOSED_HEADERS)))
+    stack.append(
+        Middleware(
+            RequestLimitsMiddleware,
+            max_url_bytes=web.max_url_bytes,
+            max_header_bytes=web.max_header_bytes,
+        )
+    )
     stack.append(Middleware(UnhandledErrorMiddleware))
     if auth is not None:
         stack.append(auth.middleware())

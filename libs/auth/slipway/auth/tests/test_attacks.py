@@ -252,9 +252,11 @@ async def test_attack_is_rejected(
         assert 'scope="contexts:read"' in challenge
         assert body["required_scopes"] == ["contexts:read"]
     elif reason is None:
-        assert challenge == "Bearer"  # RFC 6750 3.1: no error code without credentials
+        # RFC 6750 3.1: no error code without credentials, only the scope to ask for.
+        assert challenge == 'Bearer scope="contexts:read"'
     else:
         assert challenge.startswith('Bearer error="invalid_token"')
+        assert challenge.endswith('scope="contexts:read"')
     if reason is not None:  # counted once, though middleware and dependency both ask
         rejections = registry.get_sample_value("auth_token_rejections_total", {"reason": reason})
         assert rejections == 1

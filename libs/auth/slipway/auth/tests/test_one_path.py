@@ -171,7 +171,9 @@ async def test_challenges_carry_the_resource_metadata_url() -> None:
     async with app_client(_gated_app(authenticator)) as client:
         missing = await client.get("/mcp/")
         scoped = await client.get("/mcp/", headers={"Authorization": f"Bearer {token}"})
-    assert missing.headers["www-authenticate"] == f'Bearer resource_metadata="{METADATA}"'
+    assert missing.headers["www-authenticate"] == (
+        f'Bearer scope="contexts:read", resource_metadata="{METADATA}"'
+    )
     assert scoped.headers["www-authenticate"].endswith(f'resource_metadata="{METADATA}"')
 
 

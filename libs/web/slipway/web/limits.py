@@ -1,0 +1,50 @@
+"""Refuse over-long request targets (414) and over-large header blocks (431) with problems.
+
+`RequestLimitsMiddleware` checks what reached the app; `slipway.web.server`'s protocol makes
+uvicorn itself answer the same problems for requests too large to reach the app at all.
+"""
+
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from slipway.web.problems import problem_response
+
+
+def target_bytes(scope: Scope) -> int:
+    """The request target's length as sent: raw path, plus `?` and the query string."""
+    raw_path = scope.get("raw_path")
+    length = len(raw_path) if raw_path is not None else len(scope.get("path", "").encode())
+    query: bytes = scope.get("query_string", b"")
+    return length + 1 + len(query) if query else length
+
+
+def header_bytes(headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The size of a header block as HTTP/1.1 frames it: `name: value\\r\\n` per field."""
+    return sum(len(name) + len(value) + 4 for name, value in headers)
+
+
+class RequestLimitsMiddleware:
+    """414 when the target exceeds `max_url_bytes`; 431 when headers exceed `max_header_bytes`."""
+
+    def __init__(self, app: ASGIApp, *, max_url_bytes: int, max_header_bytes: int) -> None:
+        self.app = app
+        self.max_url_bytes = max_url_bytes
+        self.max_header_bytes = max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the problem, or pass the request on untouched."""
+        if scope["type"] == "http":
+            status = 0
+            if target_bytes(scope) > self.max_url_bytes:
+                status, detail = 414, f"request target exceeds {self.max_url_bytes} bytes"
+            elif header_bytes(scope.get("headers", ())) > self.max_header_bytes:
+                status, detail = 431, f"request headers exceed {self.max_header_bytes} bytes"
+            if status:
+                # The problem's `instance` is the path; a huge one is not echoed back.
+                short = {**scope, "path": scope.get("path", "")[:256], "root_path": ""}
+                response = problem_response(short, status, detail=detail)
+                response.headers["Connection"] = "close"
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
