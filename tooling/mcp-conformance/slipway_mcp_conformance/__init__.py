@@ -1,0 +1,1 @@
+"""Runs the official MCP conformance suite and inspector CLI against the contexts service."""
