@@ -11,7 +11,9 @@ ToolName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_.:-]{1,128}$")
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a body is JSON, and its JSON Schema (in /v1/kinds and the OpenAPI document) is
+    # exactly what is accepted, e.g. `"20"` is not an integer.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DocumentV1(_Body):

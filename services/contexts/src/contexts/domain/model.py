@@ -26,33 +26,70 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 KIND_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 # Kubernetes-style label keys: an optional DNS-like prefix and a name, alphanumeric at both ends.
 LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
-ACL_ENTRY_PATTERN = r"^(subject|group):\S{1,255}$"
+# `subject:<sub>` or `group:<name>`, the name 1 to 255 printable ASCII characters without space
+# (an OIDC `sub` is at most 255 ASCII characters). Only explicit ASCII classes: `\S`, `\w`,
+# `\d`, `\s` and `.` mean different things to the OpenAPI document's readers (ECMA 262
+# regexes: U+0085 is not a space there) and to pydantic at run time (Unicode-aware), so the
+# document and the server would disagree. The class also leaves out NUL, which PostgreSQL
+# cannot store. `$` is the end of the text for ECMA and for pydantic's (Rust) regex engine.
+ACL_ENTRY_PATTERN = r"^(subject|group):[\x21-\x7e]{1,255}$"
 # A strong entity-tag: 128 random bits in hex, quoted (RFC 9110, 8.8.3).
 ETAG_PATTERN = r'^"[0-9a-f]{32}"$'
 MAX_LABELS = 64
 MAX_ACL_ENTRIES = 256
 
 
+# I-JSON (RFC 7493, 2.2): the integers every JSON implementation represents exactly, those of
+# an IEEE 754 double. Beyond them parsers disagree (JavaScript rounds, orjson refuses more than
+# 64 bits, PostgreSQL's jsonb keeps any numeric), so the registry refuses them on input; a
+# larger number is a float (any finite double is accepted) or, as RFC 7493 advises, a string.
+MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_POINTER = 200
+
+
 def storable(value: JsonValue) -> JsonValue:
-    """`value` unchanged if both databases can store it and it has one JSON text: every number
-    finite (no NaN, no infinity, no 1e309) and every string, keys too, Unicode text without
-    NUL (PostgreSQL refuses it) or a lone surrogate (not encodable). ValueError otherwise."""
-    pending: list[JsonValue] = [value]
+    """`value` unchanged if both databases can store it, it has one JSON text and every JSON
+    implementation reads it back the same: every number finite (no NaN, no infinity, no
+    1e309), every integer within +-(2**53 - 1) (I-JSON, RFC 7493 2.2: a larger one would be a
+    500 when encoded, or come back rounded), and every string, keys too, Unicode text without
+    NUL (PostgreSQL refuses it) or a lone surrogate (not encodable). ValueError otherwise,
+    naming where in `value` (a JSON pointer, cut to `_MAX_POINTER` characters) an offending
+    item is."""
+    pending: list[tuple[str, JsonValue]] = [("", value)]
     while pending:
-        item = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            raise ValueError(
-                "numbers must be finite: NaN, Infinity and overflowing ones are not JSON"
-            )
-        if isinstance(item, str):
-            _storable_text(item)
-        elif isinstance(item, dict):
-            for key in item:
-                _storable_text(key)
-            pending.extend(item.values())
+        pointer, item = pending.pop()
+        try:
+            _storable_item(item)
+        except ValueError as error:
+            where = pointer[:_MAX_POINTER] + ("..." if len(pointer) > _MAX_POINTER else "")
+            raise ValueError(f"{error} (at {where or '/'})") from None
+        if isinstance(item, dict):
+            pending.extend((f"{pointer}/{_escaped(key)}", member) for key, member in item.items())
         elif isinstance(item, list):
-            pending.extend(item)
+            pending.extend((f"{pointer}/{index}", member) for index, member in enumerate(item))
     return value
+
+
+def _storable_item(item: JsonValue) -> None:
+    if isinstance(item, bool):
+        return
+    if isinstance(item, int) and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+        raise ValueError(
+            "integers must be within -(2**53 - 1) and 2**53 - 1 (I-JSON, RFC 7493):"
+            " send a larger number as a string"
+        )
+    if isinstance(item, float) and not math.isfinite(item):
+        raise ValueError("numbers must be finite: NaN, Infinity and overflowing ones are not JSON")
+    if isinstance(item, str):
+        _storable_text(item)
+    elif isinstance(item, dict):
+        for key in item:
+            _storable_text(key)
+
+
+def _escaped(key: str) -> str:
+    # A JSON pointer's reference token (RFC 6901), printable whatever the key holds.
+    return key.replace("~", "~0").replace("/", "~1").encode("unicode_escape").decode("ascii")
 
 
 def _storable_text(text: str) -> str:

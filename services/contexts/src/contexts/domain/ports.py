@@ -18,11 +18,25 @@ class Clock(Protocol):
         ...
 
 
+class Backoff(Protocol):
+    """How long a write that lost a version race waits before it runs again."""
+
+    async def pause(self, retry: int) -> None:
+        """Wait before retry number `retry` (1 for the second run)."""
+        ...
+
+
 class ContextRepository(Protocol):
     """Every version of every context; versions are only ever appended."""
 
-    async def get(self, key: ContextKey) -> Context | None:
-        """The latest version (a tombstone included), or None if the key was never used."""
+    async def get(self, key: ContextKey, *, for_update: bool = False) -> Context | None:
+        """The latest version (a tombstone included), or None if the key was never used.
+
+        `for_update`: a write is about to follow in this unit of work; where the database has
+        row locks, other writers of this key wait until it ends, and then read what it wrote
+        (so they do not all lose the race for the next version). Never needed for correctness:
+        `append` still decides between writers.
+        """
         ...
 
     async def get_version(self, key: ContextKey, version: int) -> Context | None:

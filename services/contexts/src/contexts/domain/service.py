@@ -1,6 +1,13 @@
-"""The registry's use-cases, written against the ports only."""
+"""The registry's use-cases, written against the ports only.
 
-from collections.abc import Callable, Mapping, Sequence
+PUT, PATCH and DELETE each run as a whole unit of work (read, check, write, commit) and, when
+a concurrent writer took the next version first, run again on the latest one (`WriteRetry`):
+without `If-Match` a write is a replace or a merge on whatever is current, so it succeeds;
+with `If-Match` (or `If-None-Match: *`) the re-checked precondition answers instead.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import JsonValue
@@ -17,6 +24,7 @@ from contexts.domain.model import (
     Context,
     ContextDraft,
     ContextKey,
+    JsonObject,
     LabelSelector,
     Page,
     PutResult,
@@ -34,9 +42,12 @@ from contexts.domain.policy import (
 )
 from contexts.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from contexts.domain.preconditions import check_if_match, check_if_none_match
+from contexts.domain.retry import WriteRetry, retrying_conflicts
 from contexts.domain.versioning import next_version, tombstone
 
 MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
 
 
 def _etag_of_live(context: Context | None) -> str | None:
@@ -72,12 +83,14 @@ class ContextRegistry:
         *,
         new_id: Callable[[], UUID] = uuid4,
         list_batch_size: int = MAX_PAGE_SIZE + 1,
+        write_retry: WriteRetry | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._kinds = kinds
         self._clock = clock
         self._new_id = new_id
         self._list_batch_size = list_batch_size
+        self._write_retry = WriteRetry() if write_retry is None else write_retry
 
     async def put(
         self,
@@ -89,11 +102,33 @@ class ContextRegistry:
         if_none_match: str | None = None,
         request_id: str | None = None,
     ) -> PutResult:
-        """Create or replace a context; repeating the current content changes nothing."""
+        """Create or replace a context; repeating the current content changes nothing.
+
+        Without preconditions it replaces whatever version is current, run again after each
+        lost version race (`WriteRetry`); `Conflict` only once every attempt lost one.
+        """
         require_scope(actor, WRITE_SCOPE)
         body = self._kinds.validate(draft.kind, draft.schema_version, draft.body)
+
+        async def attempt() -> PutResult:
+            return await self._put_once(
+                actor, key, draft, body, if_match, if_none_match, request_id
+            )
+
+        return await self._retrying(attempt)
+
+    async def _put_once(
+        self,
+        actor: Actor,
+        key: ContextKey,
+        draft: ContextDraft,
+        body: JsonObject,
+        if_match: str | None,
+        if_none_match: str | None,
+        request_id: str | None,
+    ) -> PutResult:
         async with self._uow_factory() as uow:
-            previous = await uow.contexts.get(key)
+            previous = await uow.contexts.get(key, for_update=True)
             if previous is not None:
                 ensure_readable(actor, key, previous)
                 ensure_writable(actor, previous)
@@ -125,10 +160,31 @@ class ContextRegistry:
         if_match: str | None = None,
         request_id: str | None = None,
     ) -> PutResult:
-        """Merge-patch (RFC 7396) the body, and optionally the labels, of a live context."""
+        """Merge-patch (RFC 7396) the body, and optionally the labels, of a live context.
+
+        The patch applies to whatever version is current when it is written: after a lost
+        version race it is merged again onto the new latest version (`WriteRetry`).
+        """
         require_scope(actor, WRITE_SCOPE)
+
+        async def attempt() -> PutResult:
+            return await self._patch_once(
+                actor, key, body_patch, labels_patch, if_match, request_id
+            )
+
+        return await self._retrying(attempt)
+
+    async def _patch_once(
+        self,
+        actor: Actor,
+        key: ContextKey,
+        body_patch: JsonValue,
+        labels_patch: Mapping[str, str | None] | None,
+        if_match: str | None,
+        request_id: str | None,
+    ) -> PutResult:
         async with self._uow_factory() as uow:
-            previous = self._live(actor, key, await uow.contexts.get(key))
+            previous = self._live(actor, key, await uow.contexts.get(key, for_update=True))
             ensure_writable(actor, previous)
             check_if_match(if_match, previous.etag)
             body = self._kinds.validate(
@@ -155,15 +211,23 @@ class ContextRegistry:
         if_match: str | None = None,
         request_id: str | None = None,
     ) -> Context:
-        """Delete a context by appending a tombstone version; its history is kept."""
+        """Delete a context by appending a tombstone version; its history is kept.
+
+        After a lost version race it runs again on the latest version (`WriteRetry`): 404 if
+        the winner deleted it, 412 if `If-Match` no longer holds.
+        """
         require_scope(actor, WRITE_SCOPE)
-        async with self._uow_factory() as uow:
-            previous = self._live(actor, key, await uow.contexts.get(key))
-            ensure_writable(actor, previous)
-            check_if_match(if_match, previous.etag)
-            deleted = tombstone(previous, actor=actor, now=self._clock.now())
-            await self._record(uow, previous, deleted, ChangeAction.DELETED, request_id)
-            return deleted
+
+        async def attempt() -> Context:
+            async with self._uow_factory() as uow:
+                previous = self._live(actor, key, await uow.contexts.get(key, for_update=True))
+                ensure_writable(actor, previous)
+                check_if_match(if_match, previous.etag)
+                deleted = tombstone(previous, actor=actor, now=self._clock.now())
+                await self._record(uow, previous, deleted, ChangeAction.DELETED, request_id)
+                return deleted
+
+        return await self._retrying(attempt)
 
     async def get(self, actor: Actor, key: ContextKey) -> Context:
         """The current version of a live context."""
@@ -226,6 +290,10 @@ class ContextRegistry:
             )
         next_cursor = encode_cursor(found.items[-1].key.name, query) if found.has_more else None
         return Page(items=tuple(found.items), next_cursor=next_cursor)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        # Each attempt is its own unit of work: a lost one rolled back entirely.
+        return await retrying_conflicts(attempt, self._write_retry)
 
     @staticmethod
     def _live(actor: Actor, key: ContextKey, context: Context | None) -> Context:

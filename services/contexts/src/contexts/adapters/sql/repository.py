@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contexts.adapters.sql.errors import is_unique_violation
 from contexts.adapters.sql.tables import context_labels, context_versions, contexts_current
 from contexts.domain.errors import Conflict
-from contexts.domain.model import Acl, Context, ContextKey, LabelSelector
+from contexts.domain.model import MAX_SAFE_INTEGER, Acl, Context, ContextKey, LabelSelector
 
 _VERSION_COLUMNS = tuple(context_versions.c)
 
@@ -35,16 +35,55 @@ def _row_values(context: Context) -> dict[str, Any]:
     }
 
 
+def _as_written(value: Any) -> Any:
+    """A stored JSON value with every integer beyond +-(2**53 - 1) read as the float it was.
+
+    Integers that large are refused on input (`storable`, I-JSON), so one read back was
+    written as a float: PostgreSQL's jsonb keeps numbers as `numeric` and prints the float
+    1e20 as 100000000000000000000, which json decodes as an int (orjson cannot encode one
+    beyond 64 bits: every answer showing the context was a 500), with another content hash
+    than the float written. The nearest double of that integer is the float written (its
+    shortest decimal text is exact), so both backends return what was written. A row from
+    before the check (legacy) reads the same way, as the nearest double, or as a decimal
+    string when it exceeds the doubles (RFC 7493, 2.2), so that no stored body can make a
+    response fail to encode.
+    """
+    if isinstance(value, dict):
+        return {key: _as_written(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_as_written(member) for member in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    return value
+
+
+def _stored_acl(acl: Mapping[str, Any]) -> Acl:
+    """The ACL of a stored row, as written: not checked against today's entry pattern.
+
+    Entries were checked when written; one written before the pattern became printable ASCII
+    (e.g. `subject:\u00e9`) must not make its context unreadable (a 500), so the row is taken as
+    stored. It grants what it granted: access compares entries with the caller's, not patterns.
+    """
+    return Acl.model_construct(
+        readers=frozenset(acl.get("readers", ())), writers=frozenset(acl.get("writers", ()))
+    )
+
+
 def _to_context(row: Mapping[str, Any]) -> Context:
     return Context(
         key=ContextKey(namespace=row["namespace"], name=row["name"]),
         version=row["version"],
         kind=row["kind"],
         schema_version=row["schema_version"],
-        body=row["body"],
+        body=_as_written(row["body"]),
         labels=row["labels"],
         owner=row["owner"],
-        acl=Acl.model_validate(row["acl"]),
+        acl=_stored_acl(row["acl"]),
         deleted=row["deleted"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -69,8 +108,15 @@ class SqlContextRepository:
         result = await self._session.execute(query)
         return [_to_context(row) for row in result.mappings()]
 
-    async def get(self, key: ContextKey) -> Context | None:
-        """The latest version (a tombstone included), or None if the key was never used."""
+    async def get(self, key: ContextKey, *, for_update: bool = False) -> Context | None:
+        """The latest version (a tombstone included), or None if the key was never used.
+
+        `for_update` first takes the lock a write needs (`_lock_for_write`): concurrent
+        writers of one context then queue for it instead of all reading version N and all
+        but one failing to append N + 1.
+        """
+        if for_update:
+            await self._lock_for_write(key)
         query = (
             sa.select(*_VERSION_COLUMNS)
             .where(_of_key(key))
@@ -79,6 +125,27 @@ class SqlContextRepository:
         )
         found = await self._contexts(query)
         return found[0] if found else None
+
+    async def _lock_for_write(self, key: ContextKey) -> None:
+        """Wait for the other writers of `key`, then hold them off until this transaction ends.
+
+        PostgreSQL: SELECT ... FOR UPDATE of the key's `contexts_current` row; under READ
+        COMMITTED the next statement sees what the previous holder committed. A key never used
+        has no row to lock yet: its creators still race on `append` (one wins, the others get
+        `Conflict`, and the service's retry then finds the row). SQLite has no row locks
+        (SQLAlchemy leaves FOR UPDATE out): a write statement opens the transaction and takes
+        the database's write lock (waiting up to `busy_timeout`), so the first statement is
+        an UPDATE that changes nothing, and every later read of the transaction is current.
+        """
+        current = contexts_current.c
+        of_key = sa.and_(current.namespace == key.namespace, current.name == key.name)
+        if self._session.get_bind().dialect.name == "sqlite":
+            statement: sa.Executable = (
+                sa.update(contexts_current).where(of_key).values(version=current.version)
+            )
+        else:
+            statement = sa.select(current.version).where(of_key).with_for_update()
+        await self._session.execute(statement)
 
     async def get_version(self, key: ContextKey, version: int) -> Context | None:
         """Version `version` of the context, or None."""

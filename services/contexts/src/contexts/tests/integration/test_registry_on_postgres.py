@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from contexts.adapters.sql.repository import SqlContextRepository
-from contexts.domain.errors import Conflict, PreconditionFailed
+from contexts.domain.errors import PreconditionFailed
 from contexts.domain.model import ContextKey, PutResult
 from contexts.tests.integration import registry_scenarios
 from contexts.tests.integration.sql_support import (
@@ -63,19 +63,27 @@ async def test_failed_transaction_leaves_nothing(
 async def test_parallel_puts_with_one_if_match_have_exactly_one_winner(
     world: SqlWorld, monkeypatch: pytest.MonkeyPatch, in_lockstep: bool
 ) -> None:
-    """N writers with the same If-Match, each on its own session: one wins, the rest fail.
+    """N writers with the same If-Match, each on its own session: one wins, the rest get 412.
 
-    `lockstep` holds every writer after it has read version 1 until all have, so all of them
-    pass the If-Match check and race on the INSERT: the primary key must turn every loser's
-    write into `Conflict`. Without it, late writers may already see version 2 and get
-    `PreconditionFailed` instead.
+    `gathered`: the writers queue for the row lock of their first read, so the later ones
+    already see version 2. `lockstep` skips that lock on each writer's first read and holds
+    it until every writer has read version 1: all pass the If-Match check and race on the
+    INSERT, the primary key turns every loser's write into `Conflict`, and the retry, on
+    version 2, into `PreconditionFailed`.
     """
     first = await world.registry.put(ALICE, KEY, document("v1"))
     if in_lockstep:
         barrier = asyncio.Barrier(WRITERS)
         original_get = SqlContextRepository.get
+        have_read: set[asyncio.Task[Any] | None] = set()
 
-        async def get_in_lockstep(self: SqlContextRepository, key: ContextKey) -> Any:
+        async def get_in_lockstep(
+            self: SqlContextRepository, key: ContextKey, *, for_update: bool = False
+        ) -> Any:
+            writer = asyncio.current_task()
+            if writer in have_read:
+                return await original_get(self, key, for_update=for_update)
+            have_read.add(writer)
             found = await original_get(self, key)
             await barrier.wait()
             return found
@@ -95,9 +103,7 @@ async def test_parallel_puts_with_one_if_match_have_exactly_one_winner(
     winners = [outcome for outcome in outcomes if isinstance(outcome, PutResult)]
     losers = [outcome for outcome in outcomes if not isinstance(outcome, PutResult)]
     assert len(winners) == 1, outcomes
-    assert all(isinstance(loser, PreconditionFailed | Conflict) for loser in losers), losers
-    if in_lockstep:
-        assert all(isinstance(loser, Conflict) for loser in losers), losers
+    assert all(isinstance(loser, PreconditionFailed) for loser in losers), losers
 
     versions = await world.registry.versions(ALICE, KEY)
     assert [version.version for version in versions] == [1, 2]

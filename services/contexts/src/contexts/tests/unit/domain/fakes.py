@@ -61,8 +61,8 @@ class InMemoryContextRepository:
         committed = self._store.versions.get(key, [])
         return [*committed, *(context for context in self.staged if context.key == key)]
 
-    async def get(self, key: ContextKey) -> Context | None:
-        """The latest version, or None."""
+    async def get(self, key: ContextKey, *, for_update: bool = False) -> Context | None:
+        """The latest version, or None (no locks here: `append` decides between writers)."""
         versions = self._versions(key)
         hook, self._store.after_next_get = self._store.after_next_get, None
         if hook is not None:

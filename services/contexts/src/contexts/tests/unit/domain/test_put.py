@@ -5,7 +5,6 @@ import asyncio
 import pytest
 
 from contexts.domain.errors import (
-    Conflict,
     Forbidden,
     InvalidBody,
     NotFound,
@@ -26,7 +25,7 @@ from contexts.tests.unit.domain.builders import (
     config,
     document,
 )
-from contexts.tests.unit.domain.world import World, make_world
+from contexts.tests.unit.domain.world import World
 
 
 def test_first_put_creates_version_one_owned_by_the_caller(world: World) -> None:
@@ -228,20 +227,7 @@ def test_owner_and_admin_may_change_the_acl(world: World, actor: Actor) -> None:
     assert result.context.owner == "alice"
 
 
-def test_a_concurrent_change_makes_the_slower_write_conflict(world: World) -> None:
-    asyncio.run(world.registry.put(ALICE, KEY, document("one")))
-    rival = make_world(world.store)
-
-    async def rival_writes() -> None:
-        await rival.registry.put(CAROL, KEY, document("rival"))
-
-    world.store.after_next_get = rival_writes
-
-    with pytest.raises(Conflict):
-        asyncio.run(world.registry.put(ALICE, KEY, document("slow")))
-
-    assert [c.body["content"] for c in world.store.versions[KEY]] == ["one", "rival"]
-    assert len(world.store.audit) == len(world.store.events) == 2
+# A concurrent change between the read and the write: see test_write_retry.py.
 
 
 def test_a_failure_before_commit_leaves_no_version_audit_or_event(world: World) -> None:
