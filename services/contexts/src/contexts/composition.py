@@ -5,7 +5,9 @@ Service-owned: the template wrote it once and never changes it again.
 - storage: SQL through slipway.db (a SQLite file by default, PostgreSQL in production), its
   migrations run at start-up unless `migrate_on_startup` is off;
 - the registry's use-cases (`ContextRegistry`) with the built-in kinds;
-- auth: bearer tokens through slipway.auth (HS256 with a development secret by default);
+- auth: bearer tokens through slipway.auth (HS256 with a development secret by default); the
+  MCP endpoint is the protected resource `<public_base_url>/mcp`, whose RFC 9728 metadata is
+  served at /.well-known/oauth-protected-resource(/mcp);
 - `Idempotency-Key` on PUT/PATCH/DELETE: slipway.web's `IdempotencyMiddleware` on slipway.db's
   `SqlIdempotencyStore` (the `slipway_idempotency` table), shared by every instance;
 - events (slipway.events): the unit of work writes change events to the outbox, whose relay
@@ -17,6 +19,7 @@ Service-owned: the template wrote it once and never changes it again.
 
 from starlette.middleware import Middleware
 
+from contexts.adapters.backoff import JitteredBackoff
 from contexts.adapters.sql import (
     SqlAccessLookup,
     SqlUnitOfWorkFactory,
@@ -26,14 +29,17 @@ from contexts.adapters.sql.clock import SystemClock
 from contexts.adapters.sql.migrate import MigrateOnStartup
 from contexts.adapters.sql.tables import idempotency
 from contexts.api.contexts import contexts_router
+from contexts.api.contract import serve_kind_bodies, serve_links
 from contexts.api.events import event_reader, events_router
 from contexts.domain.builtin_kinds import default_kinds
 from contexts.domain.ports import Clock
+from contexts.domain.retry import WriteRetry
 from contexts.domain.service import ContextRegistry
 from contexts.events.visibility import EventVisibility
+from contexts.mcp.auth import protected_resource_settings
 from contexts.mcp.server import build_mcp
 from contexts.settings import Settings
-from slipway.auth import build_authenticator
+from slipway.auth import build_authenticator, protected_resource_router
 from slipway.cache import RedisClient, RedisRateLimitBackend
 from slipway.db import Database, SqlIdempotencyStore
 from slipway.events import InMemoryEventStream, OutboxRelay, RedisEventStream, StreamHub
@@ -51,12 +57,21 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
     parts.resources.append(database)
     parts.readiness_checks.append(database.readiness_check)
 
-    authenticator = build_authenticator(settings.auth, environment=settings.environment)
+    # The MCP endpoint is the protected resource: RFC 9728 metadata, RFC 8707 audience.
+    auth_settings = protected_resource_settings(settings)
+    authenticator = build_authenticator(auth_settings, environment=settings.environment)
     parts.auth = authenticator
+    parts.routers.append(protected_resource_router(auth_settings))
 
     kinds = default_kinds()
     outbox = change_outbox(channel=settings.events.outbox.channel)
-    registry = ContextRegistry(SqlUnitOfWorkFactory(database, outbox), kinds, clock)
+    # A write that lost a version race runs again, after a jittered pause (contexts.domain.retry).
+    registry = ContextRegistry(
+        SqlUnitOfWorkFactory(database, outbox),
+        kinds,
+        clock,
+        write_retry=WriteRetry(backoff=JitteredBackoff()),
+    )
     parts.routers.append(contexts_router(registry, kinds, groups_claim=settings.groups_claim))
     # One clock for the registry and the keys' lease and TTL (SystemClock: time.time()).
     keys = SqlIdempotencyStore(database, table=idempotency, clock=lambda: clock.now().timestamp())
@@ -97,4 +112,6 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
     )
     parts.resources.append(mcp)
     parts.mounts.append(mcp.mount())
+    parts.on_app.append(serve_kind_bodies(kinds))  # PUT bodies per kind (api/contract.py)
+    parts.on_app.append(serve_links)  # OpenAPI links between operations (api/contract.py)
     return parts

@@ -14,12 +14,13 @@ client which version deleted the context); the history stays readable under `/ve
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, params
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from contexts.api.actor import actor_requiring
 from contexts.api.errors import DomainErrorRoute
 from contexts.api.schemas import (
+    LABEL_SELECTOR_PATTERN,
     AuditEntryOut,
     AuditList,
     ContextIn,
@@ -29,41 +30,107 @@ from contexts.api.schemas import (
     KindList,
     VersionList,
 )
+from contexts.api.strict import (
+    CURSOR_PATTERN,
+    ENTITY_TAGS_PATTERN,
+    DecimalInt,
+)
+from contexts.domain.cursor import MAX_CURSOR_LENGTH
 from contexts.domain.kinds import KindRegistry
-from contexts.domain.model import NAME_PATTERN, Acl, Actor, Context, ContextDraft, ContextKey
+from contexts.domain.model import (
+    ETAG_PATTERN,
+    NAME_PATTERN,
+    Acl,
+    Actor,
+    Context,
+    ContextDraft,
+    ContextKey,
+)
 from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
 from contexts.domain.preconditions import parse_entity_tags
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
 from slipway.logging import current_request_id
-from slipway.web import ACCEPTS_IDEMPOTENCY_KEY, ORJSONResponse, ProblemError
+from slipway.web import ACCEPTS_IDEMPOTENCY_KEY, ORJSONResponse, accepts
 
 MERGE_PATCH = "application/merge-patch+json"
 
-PROBLEM = {"description": "problem details", "content": {"application/problem+json": {}}}
-READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: PROBLEM,
-    403: PROBLEM,
-    404: PROBLEM,
-    422: PROBLEM,
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {}}}
+
+
+ETAG_HEADER = {
+    "description": "the version's strong entity-tag, for `If-Match` / `If-None-Match`",
+    "schema": {"type": "string", "pattern": ETAG_PATTERN},
 }
-# 400: a malformed Idempotency-Key; 409 also: a request under the same key still in progress.
+NOT_FOUND = _problem("no such context (or it is deleted), or no such version")
+# 401, 403, 413, 414, 415, 422, 429, 431 and 500 are documented by slipway.web for every
+# operation; these are the ones the contexts' routes add.
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: NOT_FOUND,
+    422: _problem("malformed path, query or header (request validation or the domain's check)"),
+}
+PRECONDITION_FAILED = _problem(
+    "`If-Match` matches no current ETag (or the context does not exist), or `If-None-Match` "
+    "matches it"
+)
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **READ_ERRORS,
-    400: PROBLEM,
-    409: PROBLEM,
-    412: PROBLEM,
+    404: _problem(
+        "the context exists but the caller may not read it, or (PATCH, DELETE) it does not exist"
+    ),
+    400: _problem("malformed `Idempotency-Key`"),
+    409: {
+        **_problem(
+            "a request with the same `Idempotency-Key` is still in progress, or concurrent "
+            "writes kept racing past the service's own retries"
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "seconds after which the request is worth repeating",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        },
+    },
+    412: PRECONDITION_FAILED,
+    422: _problem(
+        "invalid request, body invalid for its kind (`urn:contexts:problem:invalid_body`), "
+        "unknown kind, or an `Idempotency-Key` reused with a different request"
+    ),
 }
 
 Namespace = Annotated[str, Path(pattern=NAME_PATTERN, examples=["team-a"])]
 Name = Annotated[str, Path(pattern=NAME_PATTERN, examples=["runbook"])]
 IfMatch = Annotated[
     str | None,
-    Header(alias="If-Match", description="apply only if the current ETag is one of these"),
+    Header(
+        alias="If-Match",
+        pattern=ENTITY_TAGS_PATTERN,
+        description="`*` or a comma-separated list of entity-tags: apply only if the current "
+        "ETag is one of these (strong comparison), else 412; malformed or empty: 422",
+        examples=['"0123456789abcdef0123456789abcdef"'],
+    ),
 ]
 IfNoneMatch = Annotated[
     str | None,
-    Header(alias="If-None-Match", description="`*`: create only; on GET: 304 when matching"),
+    Header(
+        alias="If-None-Match",
+        pattern=ENTITY_TAGS_PATTERN,
+        description="`*` or a comma-separated list of entity-tags. On PUT: `*` creates only "
+        "(412 when the context exists); on GET: 304 when one matches (weak comparison)",
+        examples=["*"],
+    ),
 ]
+
+
+LOCATION_HEADER = {
+    "description": "the created context's path",
+    "schema": {"type": "string", "format": "uri-reference"},
+}
+
+
+def accepts_merge_patch() -> params.Depends:
+    """PATCH bodies are `application/merge-patch+json` only: 415 with `Accept-Patch` otherwise."""
+    return accepts(MERGE_PATCH)
 
 
 def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -119,7 +186,15 @@ def contexts_router(
         status_code=200,
         summary="Create or replace a context",
         dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
-        responses={201: {"model": ContextOut, "description": "created"}, **WRITE_ERRORS},
+        responses={
+            200: {"description": "replaced, or unchanged", "headers": {"ETag": ETAG_HEADER}},
+            201: {
+                "model": ContextOut,
+                "description": "created",
+                "headers": {"ETag": ETAG_HEADER, "Location": LOCATION_HEADER},
+            },
+            **WRITE_ERRORS,
+        },
     )
     async def put_context(
         request: Request,
@@ -151,11 +226,13 @@ def contexts_router(
         "/contexts/{namespace}/{name}",
         response_model=ContextOut,
         summary="Merge-patch a context's body and labels",
-        dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
-        responses={415: PROBLEM, **WRITE_ERRORS},
+        dependencies=[accepts_merge_patch(), ACCEPTS_IDEMPOTENCY_KEY],
+        responses={
+            200: {"description": "patched", "headers": {"ETag": ETAG_HEADER}},
+            **WRITE_ERRORS,
+        },
     )
     async def patch_context(
-        request: Request,
         namespace: Namespace,
         name: Name,
         patch: Annotated[ContextPatch, Body(media_type=MERGE_PATCH)],
@@ -164,9 +241,6 @@ def contexts_router(
     ) -> Response:
         """Apply a JSON Merge Patch (RFC 7396, `application/merge-patch+json`) to `body` and
         `labels`; the result must still be valid for the context's kind."""
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in {MERGE_PATCH, "application/json"}:
-            raise ProblemError(415, f"expected {MERGE_PATCH}, got {content_type or 'none'}")
         result = await registry.patch(
             actor,
             ContextKey.parse(namespace, name),
@@ -182,7 +256,10 @@ def contexts_router(
         response_model=ContextOut,
         summary="Delete a context (appends a tombstone version)",
         dependencies=[ACCEPTS_IDEMPOTENCY_KEY],
-        responses=WRITE_ERRORS,
+        responses={
+            200: {"description": "the tombstone version", "headers": {"ETag": ETAG_HEADER}},
+            **WRITE_ERRORS,
+        },
     )
     async def delete_context(
         namespace: Namespace,
@@ -203,7 +280,11 @@ def contexts_router(
         "/contexts/{namespace}/{name}",
         response_model=ContextOut,
         summary="Read a context",
-        responses={304: {"description": "not modified (If-None-Match)"}, **READ_ERRORS},
+        responses={
+            200: {"description": "the current version", "headers": {"ETag": ETAG_HEADER}},
+            304: {"description": "not modified (If-None-Match)", "headers": {"ETag": ETAG_HEADER}},
+            **READ_ERRORS,
+        },
     )
     async def get_context(
         namespace: Namespace,
@@ -232,12 +313,18 @@ def contexts_router(
         "/contexts/{namespace}/{name}/versions/{version}",
         response_model=ContextOut,
         summary="One version of a context",
-        responses=READ_ERRORS,
+        responses={
+            200: {"description": "the version", "headers": {"ETag": ETAG_HEADER}},
+            **READ_ERRORS,
+        },
     )
     async def get_version(
         namespace: Namespace,
         name: Name,
-        version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        version: Annotated[
+            DecimalInt[Annotated[int, Field(ge=1, le=2**31 - 1)]],
+            Path(description="a version number, in decimal without sign or leading zeros"),
+        ],
         actor: Reader,
     ) -> Response:
         """Version `version`, tombstones included."""
@@ -259,7 +346,18 @@ def contexts_router(
         "/contexts/{namespace}",
         response_model=ContextPage,
         summary="List a namespace's contexts",
-        responses=READ_ERRORS,
+        responses={
+            200: {
+                "description": "a page, by name",
+                "headers": {
+                    "Link": {
+                        "description": '`<next page>; rel="next"` unless the last page',
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            422: READ_ERRORS[422],
+        },
     )
     async def list_contexts(
         request: Request,
@@ -267,10 +365,30 @@ def contexts_router(
         actor: Reader,
         kind: Annotated[str | None, Query(max_length=63)] = None,
         label: Annotated[
-            str | None, Query(max_length=600, description="`key=value`", examples=["team=a"])
+            str | None,
+            # The syntax is documented; `LabelSelector.parse` (the domain) enforces it (422).
+            WithJsonSchema(
+                {"type": "string", "pattern": LABEL_SELECTOR_PATTERN, "examples": ["team=a"]}
+            ),
+            Query(
+                max_length=600,
+                description="`key=value`: a label key, `=`, a value of at most 256 characters "
+                "without U+0000; else 422",
+            ),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        limit: Annotated[
+            DecimalInt[Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]],
+            Query(description="page size, in decimal without sign or leading zeros"),
+        ] = 50,
+        cursor: Annotated[
+            str | None,
+            Query(
+                pattern=CURSOR_PATTERN,
+                max_length=MAX_CURSOR_LENGTH,
+                description="`next_cursor` of the previous page, for the same namespace, kind "
+                "and label only (else 422)",
+            ),
+        ] = None,
     ) -> Response:
         """The live contexts the caller may read, by name, a page at a time.
 
@@ -291,7 +409,6 @@ def contexts_router(
         response_model=KindList,
         tags=["kinds"],
         summary="Registered kinds and their schemas",
-        responses={401: PROBLEM, 403: PROBLEM},
     )
     async def list_kinds(actor: Reader) -> Response:
         """Every kind a context may have, with each schema version's JSON Schema."""

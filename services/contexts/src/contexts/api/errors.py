@@ -24,6 +24,7 @@ from contexts.domain.errors import (
 from slipway.web import ProblemError
 
 PROBLEM_TYPE_PREFIX = "urn:contexts:problem:"
+CONFLICT_RETRY_AFTER_SECONDS = "1"
 
 # Most specific first: InvalidBody and InvalidCursor are InvalidInput.
 _STATUSES: tuple[tuple[type[DomainError], int, str], ...] = (
@@ -63,12 +64,15 @@ def problem_of(error: DomainError) -> ProblemError:
     extensions: dict[str, Any] = {"code": error.code}
     if isinstance(error, InvalidInput):
         extensions["errors"] = _field_errors(error.errors)
+    # A conflict is what is left after the service's own bounded retries: worth retrying soon.
+    headers = {"Retry-After": CONFLICT_RETRY_AFTER_SECONDS} if isinstance(error, Conflict) else None
     return ProblemError(
         status,
         error.detail,
         title=title,
         type=PROBLEM_TYPE_PREFIX + error.code,
         extensions=extensions,
+        headers=headers,
     )
 
 

@@ -2,12 +2,22 @@
 
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, PositiveInt
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictInt,
+    WithJsonSchema,
+)
 
 from contexts.domain.audit import AuditEntry
 from contexts.domain.events import ChangeAction
 from contexts.domain.kinds import KindRegistry
 from contexts.domain.model import (
+    LABEL_KEY_PATTERN,
     MAX_LABELS,
     AclEntry,
     Context,
@@ -19,6 +29,37 @@ from contexts.domain.model import (
     Page,
     StorableJson,
 )
+
+# Text the registry stores (`StorableText`, `storable`): no U+0000, which PostgreSQL cannot
+# store. `\x00` means U+0000 to ECMA 262 regexes (the document's readers) and to Python's and
+# pydantic's. (A lone surrogate, the other text refused, is no Unicode text at all: JSON Schema
+# has no way to write it.)
+TEXT_PATTERN = r"^[^\x00]*$"
+# A `label` listing filter (`LabelSelector.parse`): a label key, `=`, a label value.
+LABEL_SELECTOR_PATTERN = (
+    "^" + LABEL_KEY_PATTERN.removeprefix("^").removesuffix("$") + r"=[^\x00]{0,256}$"
+)
+
+
+def _labels_schema(*value_types: dict[str, JsonValue]) -> WithJsonSchema:
+    # Every key must match (pydantic's `patternProperties` would let other keys through).
+    values: dict[str, JsonValue] = {"type": "string", "maxLength": 256, "pattern": TEXT_PATTERN}
+    return WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_LABELS,
+            "propertyNames": {"pattern": LABEL_KEY_PATTERN},
+            "additionalProperties": {"anyOf": [values, *value_types]} if value_types else values,
+        }
+    )
+
+
+LabelsIn = Annotated[Labels, _labels_schema()]
+LabelsPatch = Annotated[
+    dict[LabelKey, LabelValue | None],
+    Field(max_length=MAX_LABELS),
+    _labels_schema({"type": "null"}),
+]
 
 
 class _In(BaseModel):
@@ -32,15 +73,33 @@ class AclIn(_In):
     writers: list[AclEntry] = Field(default_factory=list, max_length=256)
 
 
+def _present_or_omitted(value: object) -> object:
+    if value is None:
+        raise ValueError("must be an integer >= 1, or omitted for the kind's latest version")
+    return value
+
+
+# An integer (JSON number without fraction, not a string or boolean) >= 1. Omitted, it is
+# the kind's latest; `null` is refused as the OpenAPI document says (no null in its schema).
+SchemaVersion = Annotated[
+    Annotated[StrictInt, Field(ge=1)] | None,
+    BeforeValidator(_present_or_omitted),
+    WithJsonSchema({"type": "integer", "minimum": 1}),
+]
+
+
 class ContextIn(_In):
-    """A context to create or replace (`PUT`)."""
+    """A context to create or replace (`PUT`).
+
+    The OpenAPI document describes it per kind and schema version (`contexts.api.contract`).
+    """
 
     kind: KindName = Field(examples=["document"])
-    schema_version: PositiveInt | None = Field(
-        default=None, description="the kind's schema version; default: its latest"
+    schema_version: SchemaVersion = Field(
+        default=None, description="the kind's schema version; omitted: its latest"
     )
     body: JsonObject = Field(examples=[{"content": "# Runbook", "format": "markdown"}])
-    labels: Labels = Field(default_factory=dict)
+    labels: LabelsIn = Field(default_factory=dict)
     acl: AclIn | None = Field(
         default=None, description="omitted: keep the current ACL (empty on creation)"
     )
@@ -53,7 +112,7 @@ class ContextPatch(_In):
     """
 
     body: StorableJson = Field(default=None, examples=[{"title": "New title"}])
-    labels: Annotated[dict[LabelKey, LabelValue | None], Field(max_length=MAX_LABELS)] | None = None
+    labels: LabelsPatch | None = None
 
 
 class AclOut(BaseModel):

@@ -44,7 +44,9 @@ def _request(api: httpx.AsyncClient, method: str, url: str, headers: dict[str, s
 async def test_no_token_is_401(api: httpx.AsyncClient, method: str, url: str) -> None:
     response = await _request(api, method, url, {})
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
+    # RFC 6750 3.1: no error code without credentials, only the scope to ask for.
+    assert response.headers["www-authenticate"].startswith('Bearer scope="contexts:')
+    assert "error=" not in response.headers["www-authenticate"]
     assert response.headers["content-type"] == "application/problem+json"
 
 
