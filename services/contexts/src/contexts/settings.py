@@ -32,6 +32,10 @@ class Settings(ServiceSettings):
     version: str = __version__
     # <PREFIX>WEB__PORT, <PREFIX>WEB__HOST, ...
     web: WebSettings = WebSettings(port=DEFAULT_PORT)
+    # Where clients reach this service (CONTEXTS_PUBLIC_BASE_URL=https://contexts.example.com):
+    # the MCP endpoint's resource identifier is <this>/mcp (RFC 9728 metadata, token audience).
+    # Unset: http://<web.host>:<web.port>, for development; production needs an https one.
+    public_base_url: str | None = Field(default=None, examples=["https://contexts.example.com"])
     observability: ObservabilitySettings = ObservabilitySettings()
     # <PREFIX>DATABASE__URL; unset: the SQLite file ./<service_name>.db
     database: DatabaseSettings = DatabaseSettings()

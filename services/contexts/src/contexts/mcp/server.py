@@ -1,9 +1,22 @@
 """`build_mcp`: the registry's MCP server, its Streamable HTTP endpoint and its lifetime.
 
 Clients connect to `http://<host>:<port>/mcp` (exactly; `/mcp/` works too when mounted)
-with `Authorization: Bearer <token>`, the same tokens as the REST API, in stateful
-Streamable HTTP sessions (the SDK's `streamablehttp` client, protocol versions up to
-2025-11-25; a notification stream is the session's GET /mcp).
+with `Authorization: Bearer <token>`, the same tokens as the REST API. One endpoint serves
+both protocol eras, on the SDK's dual-era Streamable HTTP serving (its session manager picks
+the era from each request's `MCP-Protocol-Version` header):
+
+- 2025-11-25 and earlier (the handshake era): stateful sessions opened by `initialize`
+  (`Mcp-Session-Id`), `resources/subscribe` / `unsubscribe`, and
+  `notifications/resources/updated` on the session's standalone stream (its GET /mcp).
+- 2026-07-28 (the stateless era): no `initialize` and no session; `server/discover` tells
+  the versions and capabilities, and every request is a self-contained POST carrying its
+  envelope in `_meta` and the `Mcp-Method` / `Mcp-Name` headers, which the SDK checks
+  against the body (a mismatch is refused, HTTP 400). Subscriptions are
+  `subscriptions/listen`: the response to that POST is the stream of
+  `notifications/resources/updated` for the listed `context://` URIs.
+
+Both are fed by the same change events, ACL-filtered and limited per caller: see
+`subscriptions.SubscriptionHub`.
 
 - Resources: `context://{namespace}/{name}` (also listed as a resource template).
   `resources/list` lists the live contexts the caller may read in the configured
@@ -12,8 +25,13 @@ Streamable HTTP sessions (the SDK's `streamablehttp` client, protocol versions u
   body as `application/json` text; `_meta` carries version, etag, kind, schema version,
   labels, owner and update time. A context the caller may not read fails exactly like a
   missing one: error -32002 "Resource not found".
-- `resources/subscribe` / `unsubscribe`: see `subscriptions.SubscriptionHub`.
 - Tools: see `tools`.
+
+Errors: domain errors keep their codes (-32002 not found, -32602 invalid params, -32600
+otherwise; tool calls answer them as `isError` results). Any other exception of a handler is
+logged with the request id and answered, in both eras, as JSON-RPC -32603 "Internal error"
+with only `{"request_id": ...}` (the slipway request id, also the `X-Request-ID` response
+header) as data: no exception text reaches a client.
 
 Scopes: `contexts:read` for resources (the domain checks it, as it checks `contexts:write`
 for the write tools and every ACL); a token with no `contexts:*` scope is refused at the door.
@@ -23,18 +41,22 @@ import asyncio
 import base64
 import json
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
 from mcp import types
 from mcp.server import Server, ServerRequestContext
+from mcp.server.context import CallNext, HandlerResult
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from contexts.domain.errors import DomainError, InvalidInput, NotFound, UnknownKind
-from contexts.domain.model import Actor, Context, parse_namespace
+from contexts.domain.model import Actor, Context, ContextKey, parse_namespace
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
 from contexts.events.visibility import EventVisibility
 from contexts.mcp.auth import actor_of_request, mcp_gate
@@ -43,6 +65,7 @@ from contexts.mcp.tools import TOOLS, call_tool, tool_list
 from contexts.mcp.views import JSON, URI_TEMPLATE, key_of, metadata_of, problem_dict, uri_of
 from slipway.auth import Authenticator
 from slipway.events import StreamHub, SubscriptionClosed, TooManySubscriptions
+from slipway.logging import current_request_id
 from slipway.web import Mount, problem_response
 
 logger = logging.getLogger(__name__)
@@ -53,6 +76,9 @@ SERVER_NAME = "contexts"
 # -32000..-32099 to implementations).
 RESOURCE_NOT_FOUND = -32002
 SESSION_ID_HEADER = "mcp-session-id"
+# The most `context://` URIs one `subscriptions/listen` stream may watch.
+MAX_LISTEN_URIS = MAX_PAGE_SIZE
+INTERNAL_ERROR_MESSAGE = "Internal error"
 INSTRUCTIONS = (
     "A registry of named, versioned, schema-checked JSON contexts. Read them as resources "
     f"({URI_TEMPLATE}, JSON), subscribe to be told when one changes, and write them with the "
@@ -71,6 +97,49 @@ def _mcp_error(error: DomainError, uri: str | None = None) -> MCPError:
     if isinstance(error, InvalidInput | UnknownKind):
         return MCPError(types.INVALID_PARAMS, error.detail, data)
     return MCPError(types.INVALID_REQUEST, error.detail, data)
+
+
+def _refusal_error(refusal: TooManySubscriptions, **extra: Any) -> MCPError:
+    return MCPError(
+        types.INVALID_REQUEST,
+        str(refusal),
+        {
+            "scope": refusal.scope,
+            "limit": refusal.limit,
+            "retry_after_seconds": refusal.retry_after_seconds,
+            **extra,
+        },
+    )
+
+
+class InternalErrors:
+    """Server middleware: an unexpected exception becomes a generic -32603, in both eras.
+
+    `MCPError` (domain errors, the SDK's own) and pydantic's `ValidationError` (the SDK
+    answers it as -32602 with no detail) pass through. Anything else is logged with the
+    slipway request id, and the client gets "Internal error" and that id, nothing more.
+    """
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        try:
+            return await call_next(ctx)
+        except (MCPError, ValidationError):
+            raise
+        except Exception:
+            request_id = current_request_id()
+            logger.exception(
+                "MCP %s failed (request_id=%s, jsonrpc id=%r)",
+                ctx.method,
+                request_id,
+                ctx.request_id,
+            )
+            if ctx.request_id is None:
+                return None  # a notification: nobody to answer
+            raise MCPError(
+                types.INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, {"request_id": request_id}
+            ) from None
 
 
 def _actor(ctx: ServerRequestContext[Any, Any]) -> Actor:
@@ -125,6 +194,7 @@ class McpHandlers:
         self._registry = registry
         self._hub = hub
         self._namespaces = namespaces
+        self._listeners: set[ListenHandler] = set()
 
     async def list_resources(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -203,16 +273,7 @@ class McpHandlers:
                 session_key, ctx.session, actor, key, context.version
             )
         except TooManySubscriptions as refusal:
-            raise MCPError(
-                types.INVALID_REQUEST,
-                str(refusal),
-                {
-                    "scope": refusal.scope,
-                    "limit": refusal.limit,
-                    "retry_after_seconds": refusal.retry_after_seconds,
-                    "uri": uri,
-                },
-            ) from None
+            raise _refusal_error(refusal, uri=uri) from None
         except SubscriptionClosed as closed:
             raise MCPError(types.INTERNAL_ERROR, closed.reason, {"uri": uri}) from None
         if new_session:
@@ -238,6 +299,65 @@ class McpHandlers:
         self._hub.unsubscribe(_session_key(ctx), key)
         return types.EmptyResult()
 
+    async def listen(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        """Serve one `subscriptions/listen` stream (2026-07-28) of the listed contexts' changes.
+
+        Each `context://` URI is watched from the version the caller can read now (a context
+        it cannot read, or that does not exist yet, from none: it is told once it may read
+        a version). Only resource subscriptions are honored (tools and the resource list do
+        not change here), so the acknowledgment lists just those. The stream is the SDK's
+        `ListenHandler` on a bus of this stream's own, fed by `SubscriptionHub`.
+        """
+        actor = _actor(ctx)
+        uris = list(dict.fromkeys(params.notifications.resource_subscriptions or ()))
+        if len(uris) > MAX_LISTEN_URIS:
+            raise MCPError(
+                types.INVALID_PARAMS, f"at most {MAX_LISTEN_URIS} resource subscriptions per stream"
+            )
+        versions: dict[ContextKey, int] = {}
+        registry = self._registry()
+        for uri in uris:
+            try:
+                key = key_of(uri)
+            except DomainError as error:
+                raise _mcp_error(error, uri) from error
+            try:
+                versions[key] = (await registry.get(actor, key)).version
+            except NotFound:
+                versions[key] = 0
+            except DomainError as error:
+                raise _mcp_error(error, uri) from error
+        bus = InMemorySubscriptionBus()
+
+        async def notify(uri: str) -> None:
+            await bus.publish(ResourceUpdated(uri=uri))
+
+        listen_key = f"listen:{uuid.uuid4().hex}"
+        try:
+            await self._hub.listen(listen_key, actor, versions, notify)
+        except TooManySubscriptions as refusal:
+            raise _refusal_error(refusal) from None
+        except SubscriptionClosed as closed:
+            raise MCPError(types.INTERNAL_ERROR, closed.reason) from None
+        stream = ListenHandler(bus, max_subscriptions=1)
+        self._listeners.add(stream)
+        honored = params.model_copy(
+            update={"notifications": types.SubscriptionFilter(resource_subscriptions=uris or None)}
+        )
+        try:
+            # The handler subscribes to the bus before its first await: nothing is lost.
+            return await stream(ctx, honored)
+        finally:
+            self._listeners.discard(stream)
+            self._hub.drop(listen_key)
+
+    def close_listeners(self) -> None:
+        """End every listen stream gracefully (each sends its final result)."""
+        for stream in list(self._listeners):
+            stream.close()
+
     async def list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -259,8 +379,9 @@ class McpHandlers:
 class McpEndpoint:
     """The MCP endpoint: an ASGI app for `/mcp` and the slipway.web `Resource` running it.
 
-    `start` runs the SDK's session manager (its task group holds every session) in a task of
-    its own until `stop`; each start makes a new manager, as the SDK allows one run each.
+    `start` runs the SDK's session manager (its task group holds every session; it hands
+    2026-07-28 requests to the SDK's single-exchange entry) in a task of its own until
+    `stop`; each start makes a new manager, as the SDK allows one run each.
     """
 
     name = "mcp"
@@ -271,12 +392,14 @@ class McpEndpoint:
         hub: SubscriptionHub,
         authenticator: Authenticator,
         *,
+        handlers: McpHandlers | None = None,
         groups_claim: str,
         session_idle_timeout: float | None,
         path: str = PATH,
     ) -> None:
         self.server = server
         self.hub = hub
+        self.handlers = handlers
         self.path = path
         self._session_idle_timeout = session_idle_timeout
         self._manager: StreamableHTTPSessionManager | None = None
@@ -319,8 +442,11 @@ class McpEndpoint:
             raise RuntimeError("the MCP session manager stopped at start-up")
 
     async def stop(self) -> None:
-        """Stop the watchers, then the session manager (ending every session)."""
+        """End the listen streams, stop the watchers, then the session manager (ending every
+        session)."""
         self._manager = None
+        if self.handlers is not None:
+            self.handlers.close_listeners()
         await self.hub.close()
         if self._task is None:
             return
@@ -368,13 +494,17 @@ def build_mcp(
         on_read_resource=handlers.read_resource,
         on_subscribe_resource=handlers.subscribe,
         on_unsubscribe_resource=handlers.unsubscribe,
+        on_subscriptions_listen=handlers.listen,
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
     )
+    # Innermost, so the SDK's tracing middleware still sees the error it answers with.
+    server.middleware.append(InternalErrors())
     return McpEndpoint(
         server,
         subscriptions,
         authenticate,
+        handlers=handlers,
         groups_claim=groups_claim,
         session_idle_timeout=session_idle_timeout,
     )

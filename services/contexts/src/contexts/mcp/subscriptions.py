@@ -1,12 +1,18 @@
 """Resource subscriptions: a namespace's change events as `notifications/resources/updated`.
 
-On the process's slipway.events `StreamHub` (the same one reader as `/v1/events`): per MCP
-session, one hub subscription per namespace that has a subscribed context, counted against
+Two kinds of subscriber, one mechanism:
+
+- a 2025-11-25 session (`subscribe`/`unsubscribe`, one context at a time): the notification
+  goes out on the session's standalone stream (the client's GET /mcp stream);
+- a 2026-07-28 `subscriptions/listen` stream (`listen`, every context at once, for the
+  stream's lifetime): the notification goes to the stream's callback (see `server`).
+
+On the process's slipway.events `StreamHub` (the same one reader as `/v1/events`): per
+subscriber, one hub subscription per namespace that has a subscribed context, counted against
 the same per-caller and total limits as event streams. For each event of a subscribed context
 newer than the version the subscriber last knew, and only if the subscriber may read that
-context (`EventVisibility`, shared with SSE: the latest version's ACL governs), it sends
-`notifications/resources/updated` for its URI on the session's standalone stream (the
-client's GET /mcp stream). Other events are skipped, as if they did not exist.
+context (`EventVisibility`, shared with SSE: the latest version's ACL governs), the subscriber
+is told its URI. Other events are skipped, as if they did not exist.
 
 A hub subscription starts live at the moment it opens; a change committed before the
 subscription and published after it is skipped by the version check, one committed after it
@@ -15,11 +21,12 @@ watcher opens a new one after the last entry it saw, so nothing is missed.
 
 A session's watchers end when it is unsubscribed from everything in the namespace, when the
 session ends (the SDK closes its connection: DELETE, idle timeout, shutdown), when sending to
-it fails, and at shutdown (`close`).
+it fails, and at shutdown (`close`); a listen stream's when it ends (`drop`) or at shutdown.
 """
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -38,9 +45,13 @@ RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
 
 
+# Tells a subscriber that the context at this URI changed.
+Notify = Callable[[str], Awaitable[None]]
+
+
 @dataclass
 class _Subscriber:
-    session: ServerSession
+    notify: Notify
     actor: Actor
     # Subscribed contexts and the last version the subscriber is known to have seen.
     versions: dict[ContextKey, int] = field(default_factory=dict)
@@ -60,7 +71,7 @@ class SubscriptionHub:
         self._subscribers: dict[str, _Subscriber] = {}
 
     def sessions(self) -> int:
-        """How many sessions have a subscription."""
+        """How many subscribers (sessions and listen streams) have a subscription."""
         return len(self._subscribers)
 
     async def subscribe(
@@ -83,18 +94,47 @@ class SubscriptionHub:
         )
         subscriber = self._subscribers.get(session_key)
         if subscriber is None:
-            subscriber = self._subscribers[session_key] = _Subscriber(session, actor)
-        if opened is not None:
-            watcher = asyncio.create_task(
-                self._watch(session_key, subscriber, opened),
-                name=f"mcp-subscription:{key.namespace}",
+            subscriber = self._subscribers[session_key] = _Subscriber(
+                session.send_resource_updated, actor
             )
-            # Also when the watcher is cancelled before it ever ran.
-            watcher.add_done_callback(lambda _: opened.close())
-            subscriber.watchers[key.namespace] = watcher
-        subscriber.session, subscriber.actor = session, actor
+        if opened is not None:
+            self._start_watcher(session_key, subscriber, opened)
+        subscriber.notify, subscriber.actor = session.send_resource_updated, actor
         subscriber.versions[key] = max(version, subscriber.versions.get(key, 0))
         return new_session
+
+    async def listen(
+        self, listen_key: str, actor: Actor, versions: Mapping[ContextKey, int], notify: Notify
+    ) -> None:
+        """Watch contexts for one listen stream, each seen at its version in `versions`.
+
+        `notify` is awaited with the URI of each change the actor may see, until
+        `drop(listen_key)`. Raises `TooManySubscriptions` past the caller's (or the
+        process's) limit of open streams and `SubscriptionClosed` when the event stream
+        cannot be read; then nothing is left open.
+        """
+        opened: list[Subscription] = []
+        try:
+            for namespace in sorted({key.namespace for key in versions}):
+                opened.append(await self._hub.subscribe(namespace, principal=actor.subject).open())
+        except BaseException:
+            for subscription in opened:
+                subscription.close()
+            raise
+        subscriber = self._subscribers[listen_key] = _Subscriber(notify, actor, dict(versions))
+        for subscription in opened:
+            self._start_watcher(listen_key, subscriber, subscription)
+
+    def _start_watcher(
+        self, subscriber_key: str, subscriber: _Subscriber, opened: Subscription
+    ) -> None:
+        watcher = asyncio.create_task(
+            self._watch(subscriber_key, subscriber, opened),
+            name=f"mcp-subscription:{opened.stream}",
+        )
+        # Also when the watcher is cancelled before it ever ran.
+        watcher.add_done_callback(lambda _: opened.close())
+        subscriber.watchers[opened.stream] = watcher
 
     def unsubscribe(self, session_key: str, key: ContextKey) -> None:
         """Forget one subscription; the namespace's watcher stops with its last one."""
@@ -110,7 +150,7 @@ class SubscriptionHub:
             self._subscribers.pop(session_key, None)
 
     def drop(self, session_key: str) -> None:
-        """Forget every subscription of a session and stop its watchers."""
+        """Forget every subscription of a session (or listen stream) and stop its watchers."""
         subscriber = self._subscribers.pop(session_key, None)
         if subscriber is not None:
             for watcher in subscriber.watchers.values():
@@ -198,6 +238,6 @@ class SubscriptionHub:
             return  # not readable by the subscriber: not revealed
         subscriber.versions[key] = version
         try:
-            await subscriber.session.send_resource_updated(uri_of(key))
+            await subscriber.notify(uri_of(key))
         except Exception as error:
             raise _SessionGoneError from error

@@ -1,151 +1,39 @@
-"""The MCP endpoint, driven by the MCP SDK's own client over Streamable HTTP.
+"""The MCP endpoint, driven by the MCP SDK's own low-level `ClientSession` over Streamable HTTP.
 
-A slipway.web app with the endpoint installed at /mcp, the registry on the domain's
-in-memory fakes, slipway.events' in-memory stream fed from their outbox and read by one
-`StreamHub`, real HS256 tokens, served by uvicorn on a free port of 127.0.0.1.
+The app is `harness.serve`'s: the endpoint at /mcp, the registry on the domain's in-memory
+fakes, slipway.events' in-memory stream fed from their outbox and read by one `StreamHub`, real
+HS256 tokens, served by uvicorn on a free port of 127.0.0.1.
 """
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-from contexts.adapters.sql.outbox import as_event
-from contexts.domain.builtin_kinds import default_kinds
-from contexts.domain.events import ContextAccess
-from contexts.domain.model import ContextKey
-from contexts.domain.service import ContextRegistry
-from contexts.events.visibility import EventVisibility
-from contexts.mcp.server import McpEndpoint, build_mcp
-from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
-from contexts.tests.unit.domain.fakes import FixedClock, InMemoryStore
-from slipway.auth import build_authenticator
-from slipway.auth.testing import hs256_signing_key, mint_token
-from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
-from slipway.web import BackgroundTask, ServiceParts, create_app
-
-READ = "contexts:read"
-WRITE = "contexts:write"
-NAMESPACE = "agents"
-TIMEOUT = 5.0
+from contexts.tests.mcp.harness import (
+    NAMESPACE,
+    PER_CALLER,
+    READ,
+    TIMEOUT,
+    TOOLS,
+    Served,
+    assert_refused_past_the_limit,
+    call,
+    document,
+    register_plans,
+    token,
+    update,
+)
 
 # resources/subscribe is the handshake era's (up to 2025-11-25), which this endpoint serves.
 pytestmark = pytest.mark.filterwarnings("ignore:resources/.*subscribe is removed")
-
-
-def token(subject: str, scopes: Iterable[str] = (READ, WRITE)) -> str:
-    """A development HS256 token, as the service accepts it."""
-    return mint_token(
-        hs256_signing_key(DEV_HS256_SECRET),
-        issuer=DEV_ISSUER,
-        audience=DEV_AUDIENCE,
-        subject=subject,
-        scopes=list(scopes),
-    )
-
-
-def document(content: str, readers: Iterable[str] = ()) -> dict[str, Any]:
-    """register_context arguments for a `document` v1 in NAMESPACE."""
-    return {
-        "namespace": NAMESPACE,
-        "kind": "document",
-        "schema_version": 1,
-        "body": {"content": content, "format": "markdown"},
-        "acl": {"readers": list(readers), "writers": []},
-    }
-
-
-# Open subscriptions (SSE streams and MCP watched namespaces) per caller in these tests.
-PER_CALLER = 2
-
-
-@dataclass
-class Served:
-    url: str
-    store: InMemoryStore
-    endpoint: McpEndpoint
-    hub: StreamHub
-    visibility: EventVisibility
-
-
-class StoreAccess:
-    """The AccessLookup port on the in-memory fakes: the latest committed version's ACL."""
-
-    def __init__(self, store: InMemoryStore) -> None:
-        self._store = store
-
-    async def access_of(self, key: ContextKey) -> ContextAccess | None:
-        versions = self._store.versions.get(key)
-        if not versions:
-            return None
-        latest = versions[-1]
-        return ContextAccess(version=latest.version, owner=latest.owner, acl=latest.acl)
-
-
-def _outbox_pump(store: InMemoryStore, stream: InMemoryEventStream) -> BackgroundTask:
-    # The outbox relay, reduced to what the fakes need: committed events go to the stream.
-    async def pump() -> None:
-        published = 0
-        while True:
-            pending = store.events[published:]
-            if pending:
-                await stream.publish([as_event(change) for change in pending])
-                published += len(pending)
-            await asyncio.sleep(0.01)
-
-    return BackgroundTask("outbox-pump", pump)
-
-
-@pytest.fixture
-async def served(settings: Settings) -> AsyncIterator[Served]:
-    """The app on uvicorn, until the test ends."""
-    store = InMemoryStore()
-    stream = InMemoryEventStream()
-    registry = ContextRegistry(store.unit_of_work, default_kinds(), FixedClock())
-    authenticator = build_authenticator(settings.auth, environment=settings.environment)
-    hub = StreamHub(stream, FanoutSettings(per_principal=PER_CALLER, read_block_ms=200))
-    visibility = EventVisibility(StoreAccess(store))
-    endpoint = build_mcp(registry, authenticator, hub, visibility, namespaces=[NAMESPACE])
-    app = create_app(
-        settings,
-        ServiceParts(
-            resources=[hub, endpoint, _outbox_pump(store, stream)],
-            auth=authenticator,
-            mounts=[endpoint.mount()],
-        ),
-        configure_logs=False,
-    )
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    try:
-        yield Served(f"http://127.0.0.1:{port}/mcp", store, endpoint, hub, visibility)
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(TIMEOUT):
-            await task
-        sock.close()
 
 
 @asynccontextmanager
@@ -168,14 +56,6 @@ async def connect(
         yield session
 
 
-async def call(session: ClientSession, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """A tool's structured result, which must not be an error."""
-    result = await session.call_tool(tool, arguments)
-    assert not result.is_error, result.structured_content
-    assert isinstance(result.structured_content, dict)
-    return result.structured_content
-
-
 async def test_initialize_advertises_resources_with_subscriptions_and_tools(
     served: Served,
 ) -> None:
@@ -187,13 +67,7 @@ async def test_initialize_advertises_resources_with_subscriptions_and_tools(
     assert capabilities.resources is not None
     assert capabilities.resources.subscribe is True
     assert capabilities.tools is not None
-    assert {tool.name for tool in tools.tools} == {
-        "register_context",
-        "update_context",
-        "delete_context",
-        "get_context",
-        "list_contexts",
-    }
+    assert {tool.name for tool in tools.tools} == TOOLS
     register = next(tool for tool in tools.tools if tool.name == "register_context")
     assert {"namespace", "name", "kind", "schema_version", "body"} <= set(
         register.input_schema["required"]
@@ -277,26 +151,14 @@ async def test_subscribed_context_change_is_notified(served: Served) -> None:
         await call(writer, "register_context", {**document("x", ["subject:bob"]), "name": "other"})
         await watcher.subscribe_resource("context://agents/plan")
 
-        await call(
-            writer,
-            "update_context",
-            {"namespace": NAMESPACE, "name": "other", "merge_patch": {"content": "y"}},
-        )
-        await call(
-            writer,
-            "update_context",
-            {"namespace": NAMESPACE, "name": "plan", "merge_patch": {"content": "v2"}},
-        )
+        await update(writer, "other", "y")
+        await update(writer, "plan", "v2")
         async with asyncio.timeout(TIMEOUT):
             first = await updates.get()
         reread = await watcher.read_resource(first)
 
         await watcher.unsubscribe_resource("context://agents/plan")
-        await call(
-            writer,
-            "update_context",
-            {"namespace": NAMESPACE, "name": "plan", "merge_patch": {"content": "v3"}},
-        )
+        await update(writer, "plan", "v3")
         await asyncio.sleep(0.5)
 
     assert first == "context://agents/plan"
@@ -453,19 +315,11 @@ async def test_notifications_follow_the_subscribers_read_access(served: Served) 
 
         # Alice takes Bob off the ACL (v2) and changes the content again (v3): nothing.
         await call(alice, "register_context", {**plan, "acl": {"readers": [], "writers": []}})
-        await call(
-            alice,
-            "update_context",
-            {"namespace": NAMESPACE, "name": "plan", "merge_patch": {"content": "hidden"}},
-        )
+        await update(alice, "plan", "hidden")
         # A change of another context in the namespace, to know the hidden ones went by.
         await call(alice, "register_context", {**document("x", ["subject:bob"]), "name": "probe"})
         await bob.subscribe_resource("context://agents/probe")
-        await call(
-            alice,
-            "update_context",
-            {"namespace": NAMESPACE, "name": "probe", "merge_patch": {"content": "y"}},
-        )
+        await update(alice, "probe", "y")
         async with asyncio.timeout(TIMEOUT):
             first = await updates.get()
 
@@ -487,13 +341,7 @@ async def test_notifications_follow_the_subscribers_read_access(served: Served) 
 async def test_one_caller_past_its_limit_is_refused_and_others_are_not(served: Served) -> None:
     """Each watched namespace is a subscription of the shared hub, counted per caller."""
     async with connect(served.url, token("alice")) as alice:
-        for index in range(PER_CALLER + 1):
-            await call(
-                alice,
-                "register_context",
-                {**document("x", ["subject:bob", "subject:carol"]), "namespace": f"ns-{index}"}
-                | {"name": "plan"},
-            )
+        await register_plans(alice, PER_CALLER + 1)
     async with (
         connect(served.url, token("bob", [READ])) as bob,
         connect(served.url, token("carol", [READ])) as carol,
@@ -506,9 +354,7 @@ async def test_one_caller_past_its_limit_is_refused_and_others_are_not(served: S
         assert served.hub.subscriber_count("bob") == PER_CALLER
         assert served.hub.subscriber_count("carol") == 1
 
-    assert refused.value.error.data is not None
-    assert refused.value.error.data["scope"] == "principal"
-    assert refused.value.error.data["limit"] == PER_CALLER
+    assert_refused_past_the_limit(refused.value)
 
 
 async def test_unstorable_arguments_are_an_invalid_arguments_error(served: Served) -> None:
@@ -530,4 +376,23 @@ async def test_unstorable_arguments_are_an_invalid_arguments_error(served: Serve
         assert "nul" in text
         for internal in ("insert", "sqlalchemy", "traceback"):
             assert internal not in text
+    assert missing.is_error
+
+
+async def test_an_integer_beyond_i_json_range_is_an_invalid_arguments_error(
+    served: Served,
+) -> None:
+    """An integer beyond +-(2**53 - 1) in a body (issue 12: stored, then every answer showing
+    the context failed to encode) is refused as invalid arguments; nothing is written."""
+    huge = {**document("ok"), "name": "huge", "kind": "config", "schema_version": 1}
+    async with connect(served.url, token("alice")) as session:
+        refused = await session.call_tool(
+            "register_context", {**huge, "body": {"x": 999999999999999999999999999999}}
+        )
+        missing = await session.call_tool("get_context", {"namespace": NAMESPACE, "name": "huge"})
+    assert refused.is_error
+    text = str(refused.structured_content or refused.content)
+    assert "RFC 7493" in text
+    for internal in ("insert", "sqlalchemy", "traceback", "64-bit"):
+        assert internal not in text.lower()
     assert missing.is_error
