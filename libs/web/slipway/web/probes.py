@@ -50,7 +50,16 @@ def probes_router(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", summary="Readiness: dependencies answer and not draining")
+    @router.get(
+        "/ready",
+        summary="Readiness: dependencies answer and not draining",
+        responses={
+            503: {
+                "description": "not ready: draining, or a readiness check failed (`checks`)",
+                "content": {"application/problem+json": {}},
+            }
+        },
+    )
     async def ready(request: Request) -> Response:
         if lifecycle.draining:
             return problem_response(

@@ -133,3 +133,10 @@ def test_a_later_openapi_wrapper_sees_the_amended_document(
     first = app.openapi()
     assert app.openapi() == first  # amending again changes nothing
     assert "500" in seen[0]["paths"]["/health"]["get"]["responses"]
+
+
+def test_readiness_documents_its_503_problem(service_settings: ServiceSettings) -> None:
+    responses = _responses(_document(service_settings), "/ready", "get")
+    assert responses["503"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
