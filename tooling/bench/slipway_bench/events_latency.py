@@ -35,7 +35,6 @@ from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
 from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway_bench import events_subscribers
-from slipway_bench.contexts_bench import process_cpu_seconds
 from slipway_bench.latency_report import (
     LatencyResult,
     SubscriberCounts,
@@ -50,6 +49,7 @@ from slipway_bench.latency_service import (
 )
 from slipway_bench.latency_stores import fresh_store
 from slipway_bench.overhead import free_port
+from slipway_bench.procfs import process_cpu_seconds
 from slipway_bench.write_load import parse_status_counts, write_pacing_script
 from slipway_bench.wrk import WrkOutputError, WrkResult, parse_wrk_output, wrk_command
 

@@ -1,123 +1,166 @@
-"""The contexts benchmark's pure parts: percentiles, summaries, ratios and the table (no DB)."""
+"""The contexts benchmark's pure parts: wrk scripts, /proc parsing, ratios, the table (no DB)."""
+
+import os
+from pathlib import Path
 
 import pytest
 
 from slipway_bench.contexts_bench import (
-    CpuMonitor,
+    OPERATIONS,
     Measurement,
-    compare,
     format_table,
+    goal_lines,
+    load_script,
     parse_args,
-    percentile,
     ratio,
-    summarize,
+    ratios,
 )
+from slipway_bench.limit_app import SELECT_PAGE
+from slipway_bench.procfs import (
+    parse_cpu_seconds,
+    parse_rss_bytes,
+    process_cpu_seconds,
+    process_rss_bytes,
+)
+from slipway_bench.wrk import RESULT_MARKER, WrkResult
+
+BEARER = "a.b-c_d"
 
 
-def test_percentile_is_nearest_rank() -> None:
-    values = [float(v) for v in range(1, 101)]  # 1..100
-    assert percentile(values, 0.50) == 50.0
-    assert percentile(values, 0.99) == 99.0
-    assert percentile(values, 1.0) == 100.0
-    assert percentile(values, 0.0) == 1.0
-    assert percentile([7.0], 0.99) == 7.0
-    assert percentile([1.0, 2.0, 3.0], 0.5) == 2.0
-
-
-@pytest.mark.parametrize(("values", "fraction"), [([], 0.5), ([1.0], 1.5), ([1.0], -0.1)])
-def test_percentile_refuses_bad_input(values: list[float], fraction: float) -> None:
-    with pytest.raises(ValueError, match=r"no values|outside"):
-        percentile(values, fraction)
-
-
-def test_summarize_counts_throughput_latency_and_cpu_per_request() -> None:
-    latencies = [float(v) for v in range(100, 0, -1)]  # unsorted on purpose
-    m = summarize(latencies, errors=2, elapsed_s=4.0, cpu_seconds={"server": 0.5, "client": 0.1})
-    assert m.requests == 100
-    assert m.errors == 2
-    assert m.requests_per_second == pytest.approx(25.0)
-    assert (m.p50_ms, m.p90_ms, m.p99_ms, m.max_ms) == (50.0, 90.0, 99.0, 100.0)
-    assert m.cpu_ms_per_request == {"server": pytest.approx(5.0), "client": pytest.approx(1.0)}
-    assert m.as_dict()["requests_per_second"] == 25.0
-
-
-def test_summarize_refuses_an_empty_or_instant_phase() -> None:
-    with pytest.raises(ValueError, match="no requests"):
-        summarize([], errors=0, elapsed_s=1.0)
-    with pytest.raises(ValueError, match="positive"):
-        summarize([1.0], errors=0, elapsed_s=0.0)
-
-
-def measurement(rps: float, p50: float, p99: float) -> Measurement:
-    """A phase of 1000 requests at these figures."""
-    return Measurement(
-        requests=1000,
-        errors=0,
-        elapsed_s=1000 / rps,
-        requests_per_second=rps,
+def wrk_result(rps: float, p50: float, p99: float, errors: int = 0) -> WrkResult:
+    """A run of 8 s at these figures."""
+    return WrkResult(
+        requests=int(rps * 8),
+        duration_s=8.0,
         p50_ms=p50,
         p90_ms=p50,
         p99_ms=p99,
         max_ms=p99,
-        cpu_ms_per_request={"server": 1.25, "client": 0.5, "postgres": 0.25},
+        errors={"connect": 0, "read": 0, "write": 0, "status": errors, "timeout": 0},
     )
 
 
-def test_ratio_and_compare_put_the_service_over_the_ceiling() -> None:
+def measurement(rps: float, p50: float, p99: float, cpu_us: float, errors: int = 0) -> Measurement:
+    result = wrk_result(rps, p50, p99, errors)
+    return Measurement(
+        wrk=result, server_cpu_s=cpu_us * result.requests / 1e6, rss_bytes=100 * 1024 * 1024
+    )
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_every_script_has_a_request_function_and_the_done_report(operation: str) -> None:
+    script = load_script(operation, namespace="svc", token=BEARER, nonce="n1")
+    assert "request = function()" in script
+    assert "done = function(summary, latency, requests)" in script
+    assert RESULT_MARKER in script
+    assert f'Bearer {BEARER}"' in script
+    assert "@" not in script.replace("\n", "")  # every placeholder is filled in
+
+
+def test_write_scripts_make_distinct_bodies_and_rotate_over_the_contexts() -> None:
+    put = load_script("PUT", namespace="svc", token=BEARER, nonce="n1", contexts=7)
+    assert '"/v1/contexts/svc/c%d", counter % 7' in put
+    assert "put %d of run n1" in put  # the counter makes every body new
+    assert '"application/json"' in put
+    patch = load_script("PATCH", namespace="raw", token=BEARER, nonce="n2")
+    assert '"application/merge-patch+json"' in patch
+    assert 'wrk.format("PATCH"' in patch
+    assert "patch %d of run n2" in patch
+    listing = load_script("LIST", namespace="svc", token=BEARER, nonce="n")
+    assert '"/v1/contexts/svc?limit=50"' in listing
+
+
+def test_script_refuses_values_lua_cannot_carry() -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        load_script("GET", namespace='svc"; os.exit()', token=BEARER, nonce="n")
+    with pytest.raises(ValueError, match="unknown operation"):
+        load_script("DELETE", namespace="svc", token=BEARER, nonce="n")
+    with pytest.raises(ValueError, match="contexts"):
+        load_script("GET", namespace="svc", token=BEARER, nonce="n", contexts=0)
+
+
+def test_proc_parsing_reads_this_process() -> None:
+    stat = Path(f"/proc/{os.getpid()}/stat").read_text()
+    assert parse_cpu_seconds(stat) == process_cpu_seconds(os.getpid())
+    assert process_cpu_seconds(os.getpid()) > 0
+    rss = process_rss_bytes(os.getpid())
+    assert 1024 * 1024 < rss < 64 * 1024 * 1024 * 1024
+    assert process_cpu_seconds(2**22 + 1) == 0.0  # above pid_max: gone
+
+
+def test_proc_parsing_handles_odd_names_and_units() -> None:
+    clock = os.sysconf("SC_CLK_TCK")
+    fields = ["S", *["0"] * 10, str(3 * clock), str(clock), *["0"] * 30]
+    assert parse_cpu_seconds(f"42 (a b) c)) {' '.join(fields)}") == 4.0
+    assert parse_rss_bytes("Name:\tx\nVmRSS:\t  2048 kB\n") == 2048 * 1024
+    with pytest.raises(ValueError, match="VmRSS"):
+        parse_rss_bytes("Name:\tkthreadd\n")
+
+
+def test_ratios_are_contexts_over_the_limit() -> None:
     assert ratio(1.0, 4.0) == 0.25
     assert ratio(1.0, 0.0) is None
-    r = compare(measurement(500, 20.0, 60.0), measurement(2000, 5.0, 12.0))
-    assert r.throughput == pytest.approx(0.25)
-    assert r.p50 == pytest.approx(4.0)
-    assert r.p99 == pytest.approx(5.0)
-    assert r.as_dict() == {"throughput": 0.25, "p50": 4.0, "p99": 5.0}
+    assert ratio(None, 1.0) is None
+    r = ratios(measurement(600, 20.0, 60.0, 1500.0), measurement(6000, 4.0, 30.0, 150.0))
+    assert r == {"throughput": 0.1, "p50": 5.0, "p99": 2.0, "cpu_per_request": 10.0}
+    assert measurement(600, 1.0, 2.0, 1500.0).cpu_us_per_request == pytest.approx(1500.0)
+    assert measurement(600, 1.0, 2.0, 1500.0).as_dict()["rss_mib"] == 100.0
 
 
-def test_table_lists_each_operation_with_its_ratio_row() -> None:
-    table = format_table(
-        {
-            ("PUT", "service"): measurement(512, 20.0, 60.0),
-            ("PUT", "ceiling"): measurement(2048, 5.0, 12.0),
-            ("GET", "service"): measurement(1500, 9.0, 20.0),
-            ("GET", "ceiling"): measurement(6000, 2.0, 5.0),
-        }
-    )
-    lines = table.splitlines()
-    assert lines[0].split()[:6] == ["operation", "path", "req/s", "p50", "ms", "p99"]
+def test_table_has_a_row_per_app_and_operation_with_ratios() -> None:
+    results = {
+        ("GET", "contexts"): measurement(600, 20.0, 60.0, 1500.0),
+        ("GET", "limit"): measurement(6000, 4.0, 30.0, 150.0),
+        ("PUT", "contexts"): measurement(300, 50.0, 100.0, 3000.0, errors=3),
+    }
+    lines = format_table(results).splitlines()
+    assert lines[0].split()[:3] == ["op", "app", "req/s"]
     assert [line.split()[:2] for line in lines[1:]] == [
-        ["PUT", "service"],
-        ["PUT", "ceiling"],
-        ["PUT", "service/ceiling"],
-        ["GET", "service"],
-        ["GET", "ceiling"],
-        ["GET", "service/ceiling"],
+        ["GET", "contexts"],
+        ["GET", "limit"],
+        ["PUT", "contexts"],
     ]
-    assert lines[1].split()[2:6] == ["512", "20.00", "60.00", "0"]
-    assert lines[1].split()[6:] == ["1.250", "+", "0.500", "+", "0.250"]
-    assert lines[3].split()[2:] == ["0.250x", "4.00x", "5.00x"]
+    assert lines[1].split()[2:] == [
+        "600",
+        "20.00",
+        "60.00",
+        "0",
+        "1500",
+        "100.0",
+        "0.100x",
+        "2.00x",
+        "10.00x",
+    ]
+    assert lines[2].split()[-3:] == ["1.000x", "1.00x", "1.00x"]
+    assert lines[3].split()[5] == "3"
+    assert lines[3].split()[-3:] == ["n/a", "n/a", "n/a"]  # no limit row to compare with
 
 
-def test_table_without_a_ceiling_has_no_ratio_row() -> None:
-    table = format_table({("GET", "service"): measurement(100, 1.0, 2.0)})
-    assert "service/ceiling" not in table
-    assert len(table.splitlines()) == 2
+def test_goals_are_reported_not_enforced() -> None:
+    results = {
+        ("GET", "contexts"): measurement(4000, 5.0, 50.0, 300.0),
+        ("GET", "limit"): measurement(6000, 4.0, 30.0, 150.0),
+        ("PUT", "contexts"): measurement(300, 50.0, 100.0, 3000.0),
+        ("PUT", "limit"): measurement(2500, 10.0, 40.0, 400.0),
+    }
+    lines = goal_lines(results)
+    assert lines[0].startswith("goal GET >= 0.6x")
+    assert lines[0].endswith("MET")
+    assert lines[1].startswith("goal PUT >= 0.5x")
+    assert lines[1].endswith("MISSED")
 
 
-def test_arguments_default_to_the_service_connection_cap() -> None:
-    args = parse_args(["--duration", "5", "--concurrency", "16"])
-    assert (args.duration, args.concurrency, args.pool_size) == (5.0, 16, 15)
+def test_arguments_default_to_the_issue_recipe() -> None:
+    args = parse_args([])
+    assert (args.duration, args.warmup, args.concurrency) == (8, 2, 32)
+    assert (args.server_cpu, args.load_cpu, args.sse_subscribers) == (0, 1, 100)
+    assert args.pool_size == 15
     assert str(args.json_out) == "dist/bench/contexts.json"
     with pytest.raises(SystemExit):
         parse_args(["--concurrency", "0"])
 
 
-def test_cpu_used_counts_only_the_benchmark_backends_seen_at_the_end() -> None:
-    before = ({"client": 1.0, "server": 10.0}, {101: 2.0, 102: 3.0})
-    # 102 exited (its time is lost), 103 connected during the phase (counted from zero).
-    after = ({"client": 1.5, "server": 12.0}, {101: 2.25, 103: 0.5})
-    used = CpuMonitor.used(before, after)
-    assert used == {
-        "client": pytest.approx(0.5),
-        "server": pytest.approx(2.0),
-        "postgres": pytest.approx(0.75),
-    }
+def test_limit_page_query_selects_the_version_columns_through_the_pointer() -> None:
+    assert SELECT_PAGE.startswith("SELECT v.namespace, v.name, v.version,")
+    assert "v.updated_by FROM contexts_current c JOIN context_versions v" in SELECT_PAGE
+    assert SELECT_PAGE.endswith("ORDER BY c.name LIMIT $2")
