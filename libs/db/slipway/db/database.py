@@ -1,21 +1,30 @@
 """`Database`: the engine and session factory as a slipway.web Resource, with readiness."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import Pool
 
-from slipway.db.engine import create_engine
+from slipway.db.disconnects import is_disconnect
+from slipway.db.engine import create_autocommit_engine, create_engine
 from slipway.db.metrics import DatabaseMetrics, database_metrics
 from slipway.db.settings import DatabaseSettings
 from slipway.db.unit_of_work import SqlAlchemyUnitOfWork
+
+T = TypeVar("T")
+
+_SELECT_ONE = text("SELECT 1")
+
+
+async def _select_one(connection: AsyncConnection) -> None:
+    await connection.execute(_SELECT_ONE)
 
 
 class DatabaseReadiness:
@@ -52,6 +61,7 @@ class Database:
         self.readiness_check = DatabaseReadiness(self)
         self.metrics: DatabaseMetrics = database_metrics(registry)
         self._engine: AsyncEngine | None = None
+        self._autocommit_engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     def __repr__(self) -> str:
@@ -81,6 +91,12 @@ class Database:
         self._engine = create_engine(
             self.settings, url=self.url, application_name=self.service_name
         )
+        self.metrics.count_connection_events(self._engine, self.name)
+        self._autocommit_engine = create_autocommit_engine(
+            self._engine, self.settings, application_name=self.service_name
+        )
+        if self._autocommit_engine.pool is not self._engine.pool:
+            self.metrics.count_connection_events(self._autocommit_engine, self.name)
         self._sessionmaker = async_sessionmaker(self._engine, expire_on_commit=False)
         try:
             await self.ping(self.settings.connect_timeout_seconds)
@@ -93,6 +109,9 @@ class Database:
         """Close every pooled connection."""
         self.metrics.pools.remove(self.name)
         engine, self._engine, self._sessionmaker = self._engine, None, None
+        autocommit, self._autocommit_engine = self._autocommit_engine, None
+        if autocommit is not None and engine is not None and autocommit.pool is not engine.pool:
+            await autocommit.dispose()
         if engine is not None:
             await engine.dispose()
 
@@ -109,10 +128,41 @@ class Database:
         await self.stop()
 
     async def ping(self, timeout_seconds: float | None = None) -> None:
-        """Run `SELECT 1`; raise TimeoutError past the timeout (default: readiness timeout)."""
+        """Run `SELECT 1` (via `read`); raise TimeoutError past the timeout (default: readiness)."""
         timeout = timeout_seconds or self.settings.readiness_timeout_seconds
-        async with asyncio.timeout(timeout), self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(timeout):
+            await self.read(_select_one)
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit, for reads that need no transaction around them.
+
+        Each statement runs in its own implicit transaction: no `BEGIN`/`ROLLBACK` round trips
+        on asyncpg, no transaction on aiosqlite. Right for a single-statement read; two
+        statements here may see different snapshots. The block is not retried: see `read`.
+        """
+        engine = self._autocommit_engine
+        if engine is None:
+            raise RuntimeError(f"database {self.name!r} used before start()")
+        async with engine.connect() as connection:
+            yield connection
+
+    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`await work(connection)` on a `read_connection()`, re-run once after a disconnect.
+
+        A connection that died unseen in the pool fails its first statement; SQLAlchemy then
+        invalidates the pool and `work` runs again on a new connection. `work` must be
+        read-only and safe to run twice.
+        """
+        try:
+            async with self.read_connection() as connection:
+                return await work(connection)
+        except Exception as error:
+            if not is_disconnect(error):
+                raise
+        self.metrics.read_retries.labels(self.name).inc()
+        async with self.read_connection() as connection:
+            return await work(connection)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqlAlchemyUnitOfWork]:

@@ -7,6 +7,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from slipway.db.disconnects import install_closed_connection_check
 from slipway.db.settings import DatabaseSettings
 
 
@@ -61,10 +62,36 @@ def install_sqlite_pragmas(engine: AsyncEngine, settings: DatabaseSettings) -> N
 
 
 def create_engine(
-    settings: DatabaseSettings, *, url: URL, application_name: str = "slipway"
+    settings: DatabaseSettings,
+    *,
+    url: URL,
+    application_name: str = "slipway",
+    isolation_level: str | None = None,
 ) -> AsyncEngine:
     """An AsyncEngine for `url` configured from `settings` (no connection is opened yet)."""
-    engine = create_async_engine(url, **engine_options(settings, url, application_name))
+    options = engine_options(settings, url, application_name)
+    if isolation_level is not None:
+        options["isolation_level"] = isolation_level
+    engine = create_async_engine(url, **options)
     if url.get_backend_name() == "sqlite":
         install_sqlite_pragmas(engine, settings)
+    install_closed_connection_check(engine)
     return engine
+
+
+def create_autocommit_engine(
+    engine: AsyncEngine, settings: DatabaseSettings, *, application_name: str = "slipway"
+) -> AsyncEngine:
+    """`engine` in autocommit, for reads without a transaction.
+
+    On PostgreSQL (and in-memory SQLite) it shares `engine`'s pool: each checkout is
+    switched to autocommit and back, no round trip on asyncpg. A SQLite file gets its own
+    pool of autocommit connections instead: switching an aiosqlite connection costs several
+    trips to its thread per checkout, more than the read.
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and not _is_sqlite_memory(url):
+        return create_engine(
+            settings, url=url, application_name=application_name, isolation_level="AUTOCOMMIT"
+        )
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

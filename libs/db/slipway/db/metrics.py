@@ -1,12 +1,16 @@
-"""Prometheus metrics for databases: pool gauges read at scrape time, transaction outcomes."""
+"""Prometheus metrics for databases: pool gauges read at scrape time, connections opened,
+closed and invalidated (pool churn), read retries, transaction outcomes."""
 
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool, QueuePool
 
 from slipway.observability.registry import MetricsPerRegistry
@@ -72,6 +76,28 @@ class DatabaseMetrics:
 
     pools: PoolCollector
     transactions: Counter
+    connections_opened: Counter
+    connections_closed: Counter
+    connections_invalidated: Counter
+    read_retries: Counter
+
+    def count_connection_events(self, engine: AsyncEngine, database: str) -> None:
+        """Count `engine`'s pool opening, closing and invalidating connections as `database`."""
+        opened = self.connections_opened.labels(database)
+        closed = self.connections_closed.labels(database)
+        hard = self.connections_invalidated.labels(database, "hard")
+        soft = self.connections_invalidated.labels(database, "soft")
+
+        def count(child: Any) -> Callable[..., None]:
+            return lambda *_: child.inc()
+
+        # Listeners on the Engine land on its pool, and survive dispose()'s pool re-creation.
+        target = engine.sync_engine
+        event.listen(target, "connect", count(opened))
+        event.listen(target, "close", count(closed))  # hard invalidation closes too
+        event.listen(target, "close_detached", count(closed))
+        event.listen(target, "invalidate", count(hard))
+        event.listen(target, "soft_invalidate", count(soft))
 
 
 def _register(registry: CollectorRegistry) -> DatabaseMetrics:
@@ -83,6 +109,30 @@ def _register(registry: CollectorRegistry) -> DatabaseMetrics:
             "db_transactions",
             "Units of work finished, by database and outcome (commit or rollback).",
             ("database", "outcome"),
+            registry=registry,
+        ),
+        connections_opened=Counter(
+            "db_pool_connections_opened",
+            "Database connections opened by the pool; growing after warm-up means churn.",
+            ("database",),
+            registry=registry,
+        ),
+        connections_closed=Counter(
+            "db_pool_connections_closed",
+            "Database connections closed by the pool (overflow returned, recycled, invalidated).",
+            ("database",),
+            registry=registry,
+        ),
+        connections_invalidated=Counter(
+            "db_pool_connections_invalidated",
+            "Connections found unusable (hard: closed now; soft: replaced at next checkout).",
+            ("database", "kind"),
+            registry=registry,
+        ),
+        read_retries=Counter(
+            "db_read_retries",
+            "Reads re-run on a fresh connection after a disconnect.",
+            ("database",),
             registry=registry,
         ),
     )

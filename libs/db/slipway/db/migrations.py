@@ -22,7 +22,7 @@ from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from pydantic import SecretStr
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -110,6 +110,10 @@ def run_migrations(target_metadata: MetaData | None = None, **options: Any) -> N
         run_migrations_online(target_metadata, **options)
 
 
+MIGRATION_LOCK_KEY = 0x5_11B_3A1
+"""The PostgreSQL advisory lock every migration command holds for its transaction."""
+
+
 async def _run_command(
     database_url: DatabaseURL, config: Config, action: Callable[[Connection], None]
 ) -> None:
@@ -121,6 +125,12 @@ async def _run_command(
 
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes migrating at start-up (`web.workers`, replicas) queue here
+                # instead of racing to create the same tables; released at commit/rollback.
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             await connection.run_sync(run)
     finally:
         await engine.dispose()

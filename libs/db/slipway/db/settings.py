@@ -21,11 +21,41 @@ class DatabaseSettings(BaseModel):
         description="SQLAlchemy URL; empty means the SQLite file ./<service_name>.db",
         examples=["postgresql+asyncpg://app:s3cret@127.0.0.1:5432/app"],
     )
-    pool_size: int = Field(default=5, ge=1)
-    max_overflow: int = Field(default=10, ge=0)
+    pool_size: int = Field(
+        default=15,
+        ge=1,
+        description=(
+            "Connections the pool keeps open (opened on first use, then kept). 15 is more "
+            "than one event loop keeps busy, and the cap the old 5 + 10 overflow had; size "
+            "it so pool_size x processes x instances stays below PostgreSQL max_connections "
+            "(default 100) minus what migrations, admins and other clients need"
+        ),
+    )
+    max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Extra connections opened beyond pool_size under load and closed again on "
+            "return: each is a connect() (TCP, startup, auth) per burst, so 0 by default; "
+            "requests beyond pool_size wait up to pool_timeout_seconds for a connection"
+        ),
+    )
     pool_timeout_seconds: float = Field(default=10.0, gt=0)
-    pool_recycle_seconds: int = Field(default=1800, description="-1 never recycles")
-    pool_pre_ping: bool = True
+    pool_recycle_seconds: int = Field(
+        default=1800,
+        description=(
+            "Reconnect a pooled connection at checkout once it is this old (bounds what an "
+            "idle-connection killer or a server-side change can leave behind); -1 never"
+        ),
+    )
+    pool_pre_ping: bool = Field(
+        default=False,
+        description=(
+            "A round trip on every checkout to test the connection. Off: a connection whose "
+            "socket the server closed is replaced at checkout without one, a disconnect "
+            "invalidates the pool, and Database.read and ping retry once"
+        ),
+    )
     echo: bool = False
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int | None = Field(

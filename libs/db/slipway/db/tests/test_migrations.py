@@ -1,5 +1,8 @@
 """Alembic through slipway.db.migrations: online, offline, up and down, SQLite and PostgreSQL."""
 
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,29 @@ async def test_upgrade_an_empty_postgres_database(
         assert await current_revision(database.url, db_migrations_dir) is None
         await upgrade(database.url, db_migrations_dir, "0001")
         assert await current_revision(database.url, db_migrations_dir) == "0001"
+
+
+def _upgrade_in_a_process(url: str, migrations_dir: str) -> None:
+    asyncio.run(upgrade(url, migrations_dir))
+
+
+@pytest.mark.integration
+async def test_concurrent_upgrades_of_an_empty_postgres_database_queue(
+    postgres_url: str, db_migrations_dir: Path
+) -> None:
+    """Workers migrating at start-up (`web.workers`) wait for each other instead of racing."""
+    async with throwaway_postgres_database(postgres_url) as database:
+        url = database.url.render_as_string(hide_password=False)
+        spawn = multiprocessing.get_context("spawn")  # processes, as workers are
+        with ProcessPoolExecutor(max_workers=3, mp_context=spawn) as pool:
+            loop = asyncio.get_running_loop()
+            runs = [
+                loop.run_in_executor(pool, _upgrade_in_a_process, url, str(db_migrations_dir))
+                for _ in range(3)
+            ]
+            await asyncio.gather(*runs)
+        assert await current_revision(database.url, db_migrations_dir) == "0001"
+        assert "notes" in await tables(database)
 
 
 async def test_upgrade_an_empty_sqlite_file(tmp_path: Path, db_migrations_dir: Path) -> None:
