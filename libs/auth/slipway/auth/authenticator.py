@@ -107,18 +107,17 @@ class Authenticator:
         """
         scope = connection.scope if isinstance(connection, HTTPConnection) else connection
         wanted = (required,) if isinstance(required, str) else tuple(required)
-        asked = (
-            problems.challenge_scope(wanted, any_of=any_of)
-            if challenge_scope is None
-            else tuple(challenge_scope)
-        )
         token = bearer_token_of(scope)
         if not token:
-            raise problems.missing_token(self.resource_metadata_url, asked)
+            raise problems.missing_token(
+                self.resource_metadata_url, _asked(wanted, any_of, challenge_scope)
+            )
         try:
             principal = await self.authenticate_request(scope, token)
         except InvalidTokenError as error:
-            raise problems.invalid_token(error, self.resource_metadata_url, asked) from None
+            raise problems.invalid_token(
+                error, self.resource_metadata_url, _asked(wanted, any_of, challenge_scope)
+            ) from None
         held = (
             principal.has_any_scope(*wanted) if any_of and wanted else principal.has_scopes(*wanted)
         )
@@ -129,7 +128,7 @@ class Authenticator:
                 missing,
                 any_of=any_of,
                 resource_metadata_url=self.resource_metadata_url,
-                scope=asked,
+                scope=_asked(wanted, any_of, challenge_scope),
             )
         return principal
 
@@ -143,6 +142,15 @@ class Authenticator:
         if bound is not None and bound is not self:
             raise RuntimeError("another Authenticator is already bound to this app")
         setattr(app.state, APP_STATE_KEY, self)
+
+
+def _asked(
+    wanted: tuple[str, ...], any_of: bool, challenge_scope: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The scopes a refusal's challenge asks for; built only when refusing."""
+    if challenge_scope is None:
+        return problems.challenge_scope(wanted, any_of=any_of)
+    return tuple(challenge_scope)
 
 
 def bound_authenticator(app: Starlette) -> Authenticator:
@@ -167,10 +175,10 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def bearer_token_of(scope: Scope) -> str | None:
     """The bearer token of an HTTP or WebSocket scope's `Authorization` header, else None."""
-    authorization = next(
-        (value for name, value in scope.get("headers", ()) if name == b"authorization"), None
-    )
-    return bearer_token(authorization.decode("latin-1") if authorization is not None else None)
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return bearer_token(value.decode("latin-1"))
+    return None
 
 
 class PrincipalMiddleware:
@@ -239,5 +247,7 @@ def build_authenticator(
         max_lifetime_seconds=settings.max_token_lifetime_seconds,
         scope_implications=ScopeImplications(settings.scope_implications),
         registry=registry,
+        cache_max_entries=settings.token_cache_max_entries,
+        cache_max_age_seconds=settings.token_cache_max_age_seconds,
     )
     return Authenticator(verifier, resource_metadata_url=settings.challenge_metadata_url)

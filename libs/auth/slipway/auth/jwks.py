@@ -34,12 +34,19 @@ class JwksUnavailableError(Exception):
     """The key set could not be fetched or held no usable key."""
 
 
-def parse_jwks(document: Any, allowed_algorithms: Collection[str]) -> dict[str, PyJWK]:
+def parse_jwks(
+    document: Any,
+    allowed_algorithms: Collection[str],
+    previous: Mapping[str, PyJWK] | None = None,
+) -> dict[str, PyJWK]:
     """Usable signing keys by kid; each bound to one algorithm from `allowed_algorithms`.
 
     Keys without a kid, meant for encryption, of an unknown type, or whose algorithm is not
     allowed are skipped, so an `oct` key or an RS/HS mix-up can never verify a token.
+    A key of `previous` whose JWK and algorithm are unchanged is kept as the same object, so
+    "is this still the key" is an identity check (the verified-token cache relies on it).
     """
+    previous = previous or {}
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise JwksUnavailableError("not a JWK set: no 'keys' list")
     keys: dict[str, PyJWK] = {}
@@ -52,6 +59,10 @@ def parse_jwks(document: Any, allowed_algorithms: Collection[str]) -> dict[str, 
         if not isinstance(kid, str) or use != "sig" or algorithm not in allowed_algorithms:
             logger.info("skipping JWK kid=%r kty=%r alg=%r", kid, kty, algorithm)
             continue
+        held = previous.get(kid)
+        if held is not None and held.algorithm_name == algorithm and _jwk_of(held) == jwk:
+            keys[kid] = held
+            continue
         try:
             keys[kid] = PyJWK(dict(jwk), algorithm=algorithm)
         except PyJWKError as exc:
@@ -59,6 +70,11 @@ def parse_jwks(document: Any, allowed_algorithms: Collection[str]) -> dict[str, 
     if not keys:
         raise JwksUnavailableError("the key set holds no usable signing key")
     return keys
+
+
+def _jwk_of(key: PyJWK) -> Any:
+    """The JWK members a key was built from (PyJWK keeps them, without a public accessor)."""
+    return getattr(key, "_jwk_data", None)
 
 
 class JwksCache:
@@ -127,6 +143,10 @@ class JwksCache:
         if not self._keys:
             raise JwksUnavailableError(f"no signing keys fetched yet from {self.url}")
 
+    def held_key(self, kid: str) -> PyJWK | None:
+        """The key with this kid held now, without fetching."""
+        return self._keys.get(kid)
+
     async def key_for(self, kid: str) -> PyJWK | None:
         """The key with this kid; an unknown kid refreshes the set unless one did recently."""
         key = self._keys.get(kid)
@@ -153,7 +173,7 @@ class JwksCache:
     async def _refresh_locked(self, *, trigger: str) -> bool:
         self._last_attempt = self._clock()
         try:
-            keys = parse_jwks(await self._fetch(), self.algorithms)
+            keys = parse_jwks(await self._fetch(), self.algorithms, previous=self._keys)
         except (httpx.HTTPError, JwksUnavailableError, ValueError) as exc:
             self._metrics.jwks_fetches.labels(trigger=trigger, outcome="error").inc()
             logger.warning("fetching the JWKS from %s failed (%s): %s", self.url, trigger, exc)

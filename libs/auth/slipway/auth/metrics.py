@@ -14,6 +14,7 @@ class AuthMetrics:
     rejections: Counter
     jwks_fetches: Counter
     jwks_keys: Gauge
+    token_cache_lookups: Counter
 
 
 def _register(registry: CollectorRegistry) -> AuthMetrics:
@@ -33,6 +34,13 @@ def _register(registry: CollectorRegistry) -> AuthMetrics:
         jwks_keys=Gauge(
             "auth_jwks_keys",
             "Signing keys currently usable from the issuer's key set.",
+            registry=registry,
+        ),
+        token_cache_lookups=Counter(
+            "auth_token_cache_lookups",
+            "Verified-token cache lookups: hit, miss, or stale (held but no longer good, so "
+            "verified again).",
+            ("outcome",),
             registry=registry,
         ),
     )

@@ -54,6 +54,18 @@ class AuthSettings(BaseModel):
     hs256_secret: SecretStr | None = Field(
         default=None, description="development/test only: a shared HS256 key (32+ bytes)"
     )
+    token_cache_max_entries: int = Field(
+        default=4096,
+        ge=0,
+        description="verified tokens whose principal is kept (LRU), so a token is verified "
+        "once, not on every request; 0 turns the cache off",
+    )
+    token_cache_max_age_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="longest a verified token is reused before being verified again, even "
+        "while its exp allows more; 0 turns the cache off",
+    )
 
     scope_implications: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: dict(DEFAULT_SCOPE_IMPLICATIONS),

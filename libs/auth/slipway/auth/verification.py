@@ -3,7 +3,8 @@
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
@@ -14,6 +15,7 @@ from slipway.auth.jwks import JwksCache
 from slipway.auth.metrics import auth_metrics
 from slipway.auth.principal import Principal
 from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
+from slipway.auth.token_cache import CachedVerification, VerifiedTokenCache
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 # NumericDate claims (RFC 7519 section 2): JSON numbers, never strings or booleans.
@@ -90,6 +92,13 @@ class TokenVerifier:
 
     The token's `aud` (string or list) must contain `audience`, or `resource` when given (the
     RFC 8707 resource identifier), compared exactly; a token without `aud` is refused.
+
+    A verified token's principal is cached (`cache_max_entries`, LRU) and handed back while
+    its `exp`/`nbf`/`iat` still hold at `clock()`, for at most `cache_max_age_seconds`, and
+    only while the key that verified it is still the one its `kid` names (an HS256 secret
+    never changes; a JWKS key dropped or replaced by a refresh ends its tokens' entries).
+    The configuration is fixed at construction: the cache is this verifier's alone.
+    Either bound 0 turns the cache off.
     """
 
     def __init__(
@@ -105,6 +114,9 @@ class TokenVerifier:
         max_lifetime_seconds: float = 86_400.0,
         scope_implications: ScopeImplications | None = None,
         registry: CollectorRegistry | None = None,
+        cache_max_entries: int = 4096,
+        cache_max_age_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -123,18 +135,43 @@ class TokenVerifier:
             scope_implications = ScopeImplications(DEFAULT_SCOPE_IMPLICATIONS)
         self.scope_implications = scope_implications
         self._metrics = auth_metrics(registry)
+        self.cache: VerifiedTokenCache | None = None
+        if cache_max_entries > 0 and cache_max_age_seconds > 0:
+            self.cache = VerifiedTokenCache(
+                max_entries=cache_max_entries,
+                max_age_seconds=cache_max_age_seconds,
+                leeway_seconds=leeway_seconds,
+                lookups=self._metrics.token_cache_lookups,
+                clock=clock,
+            )
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; `InvalidTokenError` for anything else."""
+        if len(token) > self.max_token_bytes:  # before any parsing (or hashing)
+            self._metrics.rejections.labels(reason="too_long").inc()
+            raise InvalidTokenError("too_long")
+        cache = self.cache
+        if cache is None:
+            return await self._verify_counted(token, None)
+        token_key = cache.key_of(token)
+        principal = cache.lookup(token_key, self._key_is_current)
+        if principal is not None:
+            return principal
+        return await self._verify_counted(token, token_key)
+
+    async def _verify_counted(self, token: str, token_key: bytes | None) -> Principal:
         try:
-            return await self._verify(token)
+            return await self._verify(token, token_key)
         except InvalidTokenError as exc:
             self._metrics.rejections.labels(reason=exc.reason).inc()
             raise
 
-    async def _verify(self, token: str) -> Principal:
-        if len(token) > self.max_token_bytes:  # before any parsing: base64 and JSON cost
-            raise InvalidTokenError("too_long")
+    def _key_is_current(self, entry: CachedVerification) -> bool:
+        if entry.kid is None:
+            return entry.key is self._hs256_key
+        return self.jwks is not None and self.jwks.held_key(entry.kid) is entry.key
+
+    async def _verify(self, token: str, token_key: bytes | None) -> Principal:
         if not is_canonical_compact(token):
             raise InvalidTokenError("malformed")
         try:
@@ -163,7 +200,18 @@ class TokenVerifier:
                 raise InvalidTokenError("invalid_claim")
         if claims["exp"] - claims["iat"] > self.max_lifetime_seconds:
             raise InvalidTokenError("lifetime_too_long")
-        return Principal.from_claims(claims, self.scope_implications)
+        principal = Principal.from_claims(claims, self.scope_implications)
+        if token_key is not None and self.cache is not None:
+            self.cache.store(
+                token_key,
+                principal,
+                key=key,
+                kid=None if isinstance(key, bytes) else header.get("kid"),
+                expires=claims["exp"],
+                issued_at=claims["iat"],
+                not_before=claims.get("nbf"),
+            )
+        return principal
 
     async def _key_for(self, header: Mapping[str, Any]) -> PyJWK | bytes:
         """The one key the token may be verified with, chosen by our configuration."""
