@@ -1,4 +1,4 @@
-"""The two apps the overhead benchmark compares: one JSON handler, bare and on the platform."""
+"""The apps the overhead benchmark compares: one JSON handler, bare and on the platform."""
 
 from typing import Any
 
@@ -43,12 +43,22 @@ def platform_settings(host: str, port: int) -> tuple[ServiceSettings, WebSetting
     return settings, web
 
 
-def platform_app(settings: ServiceSettings, web: WebSettings) -> FastAPI:
-    """The handler through `create_app`: the full stack, tracing on without an exporter."""
+def platform_app(
+    settings: ServiceSettings,
+    web: WebSettings,
+    *,
+    otlp_endpoint: str | None = None,
+    sample_ratio: float = 1.0,
+) -> FastAPI:
+    """The handler through `create_app`: the full stack, tracing on with every request sampled.
+
+    Without `otlp_endpoint` spans get ids but are not recorded (no exporter configured);
+    with it they are recorded, batched and exported over OTLP/HTTP ("platform+otlp").
+    """
     return create_app(
         settings,
         ServiceParts(routers=[item_router()]),
         web=web,
-        observability=ObservabilitySettings(otlp_endpoint=None, sample_ratio=1.0),
+        observability=ObservabilitySettings(otlp_endpoint=otlp_endpoint, sample_ratio=sample_ratio),
         version="bench",
     )

@@ -1,9 +1,13 @@
 """What the platform stack costs: the same JSON handler bare and through `create_app`.
 
-`./pants run tooling/bench:overhead -- --duration 10 --rounds 3` starts both apps as uvicorn
-subprocesses pinned to one core, drives them alternately with wrk pinned to another (a warm-up
-run before each measured run), and prints median req/s, p50 and p99 and the platform/bare
-ratios; the full results go to a JSON file. See docs/performance.md.
+`./pants run tooling/bench:overhead -- --duration 10 --rounds 3` starts three apps as uvicorn
+subprocesses pinned to one core: bare FastAPI, the platform (tracing without an exporter) and
+platform+otlp (the platform exporting every span over OTLP/HTTP to a local receiver, which
+runs on the load core); drives them in turn with wrk pinned to another core (a warm-up run
+before each measured run), and prints median req/s, p50 and p99 and the platform/bare and
+platform+otlp/platform ratios; the full results go to a JSON file. `--in-process N` instead
+drives the same apps' ASGI callables in a loop (no server, no sockets) and prints the Python
+cost per request. See docs/performance.md.
 """
 
 import argparse
@@ -19,16 +23,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from slipway_bench import server
+from slipway_bench import otlp_sink, server
 from slipway_bench.verdict import Summary, Verdict, compare, summarize
 from slipway_bench.wrk import WrkResult, run_wrk, write_done_script, wrk_command
 
-KINDS = ("bare", "platform")
+KINDS = server.KINDS
 REQUEST_PATH = "/items/42"
+OTLP_KIND = "platform+otlp"
+# Issue 13: the platform keeps >= 0.8x of bare throughput, and an OTLP exporter makes it at
+# most 10 % slower again (cost per request <= 1.1x, i.e. throughput >= 1/1.1 of the platform's).
+MIN_PLATFORM_RATIO = 0.8
+MAX_OTLP_COST_RATIO = 1.1
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +51,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-cpu", type=int, default=0, help="core for the servers")
     parser.add_argument("--load-cpu", type=int, default=1, help="core for wrk")
     parser.add_argument("--wrk", default="wrk", help="the wrk executable")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="apps to run"
+    )
+    parser.add_argument(
+        "--otlp-sample-ratio", type=float, default=1.0, help="sampling of platform+otlp"
+    )
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="no server: time N requests per app through its ASGI callable (best of 5)",
+    )
+    args = parser.parse_args(argv)
+    if "bare" not in args.kinds:
+        parser.error("--kinds needs bare: every ratio is against it")
+    return args
 
 
 def free_port() -> int:
@@ -72,30 +97,66 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
     raise RuntimeError(f"server at {url} did not answer within 60s:\n{_log_tail(log)}")
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _subprocess(
+    module: str, args: list[str], cpu: int | None, stdout: Any, stderr: Any
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", module, *args],
+        stdout=stdout,
+        stderr=stderr,
+        env=env,
+        preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
+    )
+
+
 @contextmanager
-def running_server(kind: str, port: int, cpu: int | None, workdir: Path) -> Iterator[str]:
+def running_server(
+    kind: str, port: int, cpu: int | None, workdir: Path, extra_args: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Serve the `kind` app in a subprocess pinned to `cpu`; yields the URL to load."""
     log = workdir / f"{kind}.stderr.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     with log.open("wb") as stderr:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", server.__name__, kind, str(port)],
-            stdout=subprocess.DEVNULL,  # the platform's JSON access log: rendered, discarded
-            stderr=stderr,
-            env=env,
-            preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
+        # stdout: the platform's JSON access log, rendered and discarded.
+        process = _subprocess(
+            server.__name__, [kind, str(port), *extra_args], cpu, subprocess.DEVNULL, stderr
         )
     url = f"http://{server.HOST}:{port}{REQUEST_PATH}"
     try:
         _wait_until_serving(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+@contextmanager
+def running_otlp_sink(cpu: int | None, workdir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The OTLP/HTTP receiver in a subprocess pinned to `cpu`: its base URL, and a dict that
+    holds its counts (export requests, bytes) once it has stopped."""
+    port = free_port()
+    log = workdir / "otlp-sink.stderr.log"
+    counts = workdir / "otlp-sink.stdout"
+    with log.open("wb") as stderr, counts.open("wb") as stdout:
+        process = _subprocess(otlp_sink.__name__, [str(port)], cpu, stdout, stderr)
+    base = f"http://{server.HOST}:{port}"
+    stats: dict[str, Any] = {}
+    try:
+        _wait_until_serving(base + "/", process, log)
+        yield base, stats
+    finally:
+        _stop(process)
+        text = counts.read_text(encoding="utf-8").strip()
+        if text:
+            stats.update(json.loads(text.splitlines()[-1]))
 
 
 def _cpus(args: argparse.Namespace) -> tuple[int | None, int | None]:
@@ -106,46 +167,88 @@ def _cpus(args: argparse.Namespace) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _print_table(summaries: dict[str, Summary], verdict: Verdict) -> None:
-    print(f"{'app':<10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for kind in KINDS:
+def _print_table(
+    kinds: list[str], summaries: dict[str, Summary], verdicts: dict[str, Verdict]
+) -> None:
+    print(f"{'app':<15}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'us/req':>10}")
+    for kind in kinds:
         s = summaries[kind]
-        print(f"{kind:<10}{s.requests_per_second:>10.0f}{s.p50_ms:>10.2f}{s.p99_ms:>10.2f}")
-    print(
-        f"ratio platform/bare: req/s {verdict.throughput_ratio:.3f}, "
-        f"p50 {verdict.p50_ratio:.2f}x, p99 {verdict.p99_ratio:.2f}x -> "
-        f"goal (>= 0.85, p99 <= 1.25x) {'MET' if verdict.met else 'MISSED'}"
-    )
+        cost = 1e6 / s.requests_per_second if s.requests_per_second else float("inf")
+        print(
+            f"{kind:<15}{s.requests_per_second:>10.0f}{s.p50_ms:>10.2f}"
+            f"{s.p99_ms:>10.2f}{cost:>10.1f}"
+        )
+    platform = verdicts.get("platform/bare")
+    if platform is not None:
+        print(
+            f"ratio platform/bare: req/s {platform.throughput_ratio:.3f}, "
+            f"p50 {platform.p50_ratio:.2f}x, p99 {platform.p99_ratio:.2f}x -> issue 13 goal "
+            f"(>= {MIN_PLATFORM_RATIO}) "
+            f"{'MET' if platform.throughput_ratio >= MIN_PLATFORM_RATIO else 'MISSED'}"
+        )
+    otlp = verdicts.get(f"{OTLP_KIND}/platform")
+    if otlp is not None:
+        cost_ratio = 1 / otlp.throughput_ratio if otlp.throughput_ratio else float("inf")
+        print(
+            f"ratio {OTLP_KIND}/platform: req/s {otlp.throughput_ratio:.3f} "
+            f"(cost {cost_ratio:.3f}x), p99 {otlp.p99_ratio:.2f}x -> issue 13 goal "
+            f"(cost <= {MAX_OTLP_COST_RATIO}x) "
+            f"{'MET' if cost_ratio <= MAX_OTLP_COST_RATIO else 'MISSED'}"
+        )
+
+
+def _verdicts(summaries: dict[str, Summary]) -> dict[str, Verdict]:
+    pairs = [("platform", "bare"), (OTLP_KIND, "bare"), (OTLP_KIND, "platform")]
+    return {
+        f"{a}/{b}": compare(summaries[b], summaries[a])
+        for a, b in pairs
+        if a in summaries and b in summaries
+    }
+
+
+def _measure(
+    args: argparse.Namespace, wrk: str, urls: dict[str, str], script: Path, load_cpu: int | None
+) -> dict[str, list[WrkResult]]:
+    runs: dict[str, list[WrkResult]] = {kind: [] for kind in args.kinds}
+    for round_number in range(1, args.rounds + 1):
+        for kind in args.kinds:
+            common = {"script": script, "connections": args.connections}
+            warmup = wrk_command(wrk, urls[kind], duration_s=args.warmup, **common)
+            run_wrk(warmup, cpu=load_cpu)
+            measured = wrk_command(wrk, urls[kind], duration_s=args.duration, **common)
+            result = run_wrk(measured, cpu=load_cpu)
+            runs[kind].append(result)
+            print(
+                f"round {round_number} {kind:<14} {result.requests_per_second:>8.0f} req/s"
+                f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
+                f"  errors {result.error_count}"
+            )
+    return runs
 
 
 def benchmark(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     """Run every round; the report written to the JSON file."""
     server_cpu, load_cpu = _cpus(args)
-    runs: dict[str, list[WrkResult]] = {kind: [] for kind in KINDS}
-    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp:
+    sink_stats: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         script = write_done_script(workdir)
-        with (
-            running_server("bare", free_port(), server_cpu, workdir) as bare_url,
-            running_server("platform", free_port(), server_cpu, workdir) as platform_url,
-        ):
-            urls = {"bare": bare_url, "platform": platform_url}
-            for round_number in range(1, args.rounds + 1):
-                for kind in KINDS:
-                    common = {"script": script, "connections": args.connections}
-                    warmup = wrk_command(wrk, urls[kind], duration_s=args.warmup, **common)
-                    run_wrk(warmup, cpu=load_cpu)
-                    measured = wrk_command(wrk, urls[kind], duration_s=args.duration, **common)
-                    result = run_wrk(measured, cpu=load_cpu)
-                    runs[kind].append(result)
-                    print(
-                        f"round {round_number} {kind:<8} {result.requests_per_second:>8.0f} req/s"
-                        f"  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms"
-                        f"  errors {result.error_count}"
-                    )
-    summaries = {kind: summarize(runs[kind]) for kind in KINDS}
-    verdict = compare(summaries["bare"], summaries["platform"])
-    _print_table(summaries, verdict)
+        urls: dict[str, str] = {}
+        for kind in args.kinds:
+            extra: tuple[str, ...] = ()
+            if kind == OTLP_KIND:
+                sink, sink_stats = stack.enter_context(running_otlp_sink(load_cpu, workdir))
+                extra = ("--otlp-endpoint", sink, "--sample-ratio", str(args.otlp_sample_ratio))
+            urls[kind] = stack.enter_context(
+                running_server(kind, free_port(), server_cpu, workdir, extra)
+            )
+        runs = _measure(args, wrk, urls, script, load_cpu)
+    summaries = {kind: summarize(runs[kind]) for kind in args.kinds}
+    verdicts = _verdicts(summaries)
+    _print_table(args.kinds, summaries, verdicts)
+    if sink_stats:
+        print(f"otlp sink received {sink_stats}")
+    platform = verdicts.get("platform/bare")
     return {
         "settings": {
             "duration_s": args.duration,
@@ -156,21 +259,33 @@ def benchmark(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
             "server_cpu": server_cpu,
             "load_cpu": load_cpu,
             "uvicorn": server.UVICORN_OPTIONS,
+            "otlp_sample_ratio": args.otlp_sample_ratio,
         },
         "machine": {
             "python": sys.version.split()[0],
             "platform": host_platform.platform(),
             "cpus": os.cpu_count(),
         },
-        "runs": {kind: [r.as_dict() for r in runs[kind]] for kind in KINDS},
-        "median": {kind: summaries[kind].as_dict() for kind in KINDS},
-        "verdict": verdict.as_dict(),
+        "runs": {kind: [r.as_dict() for r in runs[kind]] for kind in args.kinds},
+        "median": {kind: summaries[kind].as_dict() for kind in args.kinds},
+        "verdict": platform.as_dict() if platform is not None else None,
+        "ratios": {name: v.as_dict() for name, v in verdicts.items()},
+        "otlp_sink": sink_stats,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 2 when wrk is missing or a run failed, else 0."""
     args = parse_args(argv)
+    if args.in_process:
+        from slipway_bench.inprocess import run_in_process
+
+        with (
+            tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp,
+            running_otlp_sink(None, Path(tmp)) as (sink, _),
+        ):
+            run_in_process(args.kinds, args.in_process, sink, args.otlp_sample_ratio)
+        return 0
     wrk = shutil.which(args.wrk)
     if wrk is None:
         print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)

@@ -1,4 +1,7 @@
-"""Serve one benchmark app under uvicorn: `python -m slipway_bench.server bare|platform PORT`.
+"""Serve one benchmark app under uvicorn: `python -m slipway_bench.server KIND PORT`.
+
+KIND is `bare`, `platform` or `platform+otlp` (the platform exporting its spans to the OTLP/HTTP
+receiver at `--otlp-endpoint`, see `slipway_bench.otlp_sink`).
 
 Both apps get the same uvicorn settings (one process, uvloop, httptools, no reload, uvicorn's
 access log off); the only difference is the access log, which is part of the platform stack:
@@ -19,7 +22,12 @@ UVICORN_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 """Given to both servers; slipway.web.build_server adds `lifespan="on"`, the bare one does too."""
 
 
-def serve(kind: str, port: int) -> None:
+KINDS = ("bare", "platform", "platform+otlp")
+
+
+def serve(
+    kind: str, port: int, *, otlp_endpoint: str | None = None, sample_ratio: float = 1.0
+) -> None:
     """Run the `kind` app on 127.0.0.1:`port` until SIGTERM."""
     if kind == "bare":
         config = uvicorn.Config(
@@ -35,16 +43,26 @@ def serve(kind: str, port: int) -> None:
         return
     settings, web = platform_settings(HOST, port)
     web = web.model_copy(update={"drain_delay_seconds": 0.0})
-    build_server(platform_app(settings, web), web, **UVICORN_OPTIONS).run()
+    if kind == "platform+otlp" and not otlp_endpoint:
+        raise SystemExit("platform+otlp needs --otlp-endpoint")
+    app = platform_app(
+        settings,
+        web,
+        otlp_endpoint=otlp_endpoint if kind == "platform+otlp" else None,
+        sample_ratio=sample_ratio,
+    )
+    build_server(app, web, **UVICORN_OPTIONS).run()
 
 
 def main() -> None:
     """Command line entry point of the server subprocess."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=("bare", "platform"))
+    parser.add_argument("kind", choices=KINDS)
     parser.add_argument("port", type=int)
+    parser.add_argument("--otlp-endpoint", default=None, help="OTLP/HTTP base URL")
+    parser.add_argument("--sample-ratio", type=float, default=1.0)
     args = parser.parse_args()
-    serve(args.kind, args.port)
+    serve(args.kind, args.port, otlp_endpoint=args.otlp_endpoint, sample_ratio=args.sample_ratio)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,34 @@ def access_event(scope: Scope, status: int, duration_ns: int, logger: str) -> Ev
     }
 
 
+class AccessLog:
+    """Writes access lines: what `AccessLogMiddleware` and the platform's fused layer share."""
+
+    def __init__(
+        self, *, logger_name: str = ACCESS_LOGGER, excluded_paths: Collection[str] = ()
+    ) -> None:
+        self._name = logger_name
+        self._logger = logging.getLogger(logger_name)
+        self._excluded = frozenset(excluded_paths)
+
+    def wanted(self, path: str) -> bool:
+        """Whether a request to `path` gets a line (path not excluded, INFO enabled)."""
+        return path not in self._excluded and self._logger.isEnabledFor(logging.INFO)
+
+    def write(self, scope: Scope, status: int, duration_ns: int) -> None:
+        """Write the line of the request `scope`, answered with `status`."""
+        event_dict = access_event(scope, status, duration_ns, self._name)
+        handler = pipeline_handler()
+        if handler is not None:
+            handler.emit_event("info", merge_contextvars(None, "info", event_dict))
+            return
+        # Logging set up some other way: an ordinary stdlib record, fields as extras.
+        event = event_dict.pop("event")
+        event_dict.pop("logger")
+        extra: dict[str, Any] = dict(event_dict)
+        self._logger.info(event, extra=extra)
+
+
 class AccessLogMiddleware:
     """Logs every HTTP request at INFO once its response is done (or the app failed).
 
@@ -64,17 +92,11 @@ class AccessLogMiddleware:
         excluded_paths: Collection[str] = (),
     ) -> None:
         self.app = app
-        self._name = logger_name
-        self._logger = logging.getLogger(logger_name)
-        self._excluded = frozenset(excluded_paths)
+        self._access_log = AccessLog(logger_name=logger_name, excluded_paths=excluded_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, then write the line (also when it raised)."""
-        if (
-            scope["type"] != "http"
-            or scope["path"] in self._excluded
-            or not self._logger.isEnabledFor(logging.INFO)
-        ):
+        if scope["type"] != "http" or not self._access_log.wanted(scope["path"]):
             await self.app(scope, receive, send)
             return
         status = 500  # what the server answers when the app fails before responding
@@ -89,15 +111,4 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self._write(access_event(scope, status, perf_counter_ns() - start, self._name))
-
-    def _write(self, event_dict: EventDict) -> None:
-        handler = pipeline_handler()
-        if handler is not None:
-            handler.emit_event("info", merge_contextvars(None, "info", event_dict))
-            return
-        # Logging set up some other way: an ordinary stdlib record, fields as extras.
-        event = event_dict.pop("event")
-        event_dict.pop("logger")
-        extra: dict[str, Any] = dict(event_dict)
-        self._logger.info(event, extra=extra)
+            self._access_log.write(scope, status, perf_counter_ns() - start)

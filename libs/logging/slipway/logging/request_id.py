@@ -2,8 +2,8 @@
 
 import os
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from contextvars import ContextVar, Token
 from typing import Any
 
 from structlog.contextvars import bind_contextvars, reset_contextvars
@@ -32,6 +32,33 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
+def incoming_request_id(headers: Iterable[tuple[bytes, bytes]], header_key: bytes) -> str | None:
+    """The first `header_key` value of the request when it is a valid id, else None."""
+    for name, value in headers:
+        if name == header_key:
+            # Only the first occurrence counts; a bad one is replaced, never repaired.
+            if VALID_REQUEST_ID.fullmatch(value):
+                return str(value.decode("ascii"))
+            return None
+    return None
+
+
+RequestIdBinding = tuple[Token[str | None], Mapping[str, Token[Any]]]
+"""What `bind_request_id` set, for `unbind_request_id` to reset."""
+
+
+def bind_request_id(request_id: str) -> RequestIdBinding:
+    """Make `request_id` current: for `current_request_id` and for every log line."""
+    return _request_id.set(request_id), bind_contextvars(request_id=request_id)
+
+
+def unbind_request_id(binding: RequestIdBinding) -> None:
+    """Restore what was current before `bind_request_id`."""
+    token, bound = binding
+    reset_contextvars(**bound)
+    _request_id.reset(token)
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware: accept or generate a request id, bind it, echo it back."""
 
@@ -41,13 +68,7 @@ class RequestIdMiddleware:
         self._header_key = header.lower().encode("latin-1")
 
     def _incoming_id(self, scope: Scope) -> str | None:
-        for name, value in scope.get("headers", ()):
-            if name == self._header_key:
-                # Only the first occurrence counts; a bad one is replaced, never repaired.
-                if VALID_REQUEST_ID.fullmatch(value):
-                    return str(value.decode("ascii"))
-                return None
-        return None
+        return incoming_request_id(scope.get("headers", ()), self._header_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app with the request id bound for its whole duration."""
@@ -65,10 +86,8 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        token = _request_id.set(request_id)
-        bound = bind_contextvars(request_id=request_id)
+        binding = bind_request_id(request_id)
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            reset_contextvars(**bound)
-            _request_id.reset(token)
+            unbind_request_id(binding)

@@ -57,6 +57,57 @@ def route_template(scope: Scope, outer_root_path: str = "") -> str:
     return path
 
 
+class RequestMetrics:
+    """Records requests into the HTTP metric families: what `MetricsMiddleware` and the
+    platform's fused layer share. Label children are bound once and reused."""
+
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry | None = None,
+        excluded_paths: Collection[str] = ("/metrics",),
+    ) -> None:
+        self._metrics = http_metrics(registry)
+        self._excluded_paths = frozenset(excluded_paths)
+        self._in_progress = {
+            method: self._metrics.in_progress.labels(method=method)
+            for method in (*_KNOWN_METHODS, OTHER_METHOD)
+        }
+        # (route, method, status) -> pre-bound (counter child, histogram child).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def wanted(self, path: str) -> bool:
+        """Whether a request to `path` is counted."""
+        return path not in self._excluded_paths
+
+    def started(self, method: str) -> str:
+        """Count a request in progress; returns the method label `finished` needs."""
+        if method not in _KNOWN_METHODS:
+            method = OTHER_METHOD
+        self._in_progress[method].inc()
+        return method
+
+    def finished(self, method_label: str, route: str, status: int, elapsed: float) -> None:
+        """Count the request `started` returned `method_label` for as done."""
+        self._in_progress[method_label].dec()
+        key = (route, method_label, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._bind(key)
+        children[0].inc()
+        children[1].observe(elapsed)
+
+    def _bind(self, key: tuple[str, str, int]) -> tuple[Any, Any]:
+        route, method, status = key
+        labels = {"route": route, "method": method, "status": str(status)}
+        children = (
+            self._metrics.requests.labels(**labels),
+            self._metrics.duration.labels(**labels),
+        )
+        self._children[key] = children
+        return children
+
+
 class MetricsMiddleware:
     """Counts requests, times them and tracks in-flight ones, labelled by route template."""
 
@@ -68,22 +119,12 @@ class MetricsMiddleware:
         excluded_paths: Collection[str] = ("/metrics",),
     ) -> None:
         self.app = app
-        self._metrics = http_metrics(registry)
-        self._excluded_paths = frozenset(excluded_paths)
-        self._in_progress = {
-            method: self._metrics.in_progress.labels(method=method)
-            for method in (*_KNOWN_METHODS, OTHER_METHOD)
-        }
-        # (route, method, status) -> pre-bound (counter child, histogram child).
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._recorder = RequestMetrics(registry=registry, excluded_paths=excluded_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._excluded_paths:
+        if scope["type"] != "http" or not self._recorder.wanted(scope["path"]):
             await self.app(scope, receive, send)
             return
-        method: str = scope["method"]
-        if method not in _KNOWN_METHODS:
-            method = OTHER_METHOD
         outer_root_path: str = scope.get("root_path", "")
         status = 500  # what the server sends when the app fails before starting a response
 
@@ -93,27 +134,11 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        in_progress = self._in_progress[method]
-        in_progress.inc()
+        method = self._recorder.started(scope["method"])
         start = perf_counter()
         try:
             await self.app(scope, receive, send_with_status)
         finally:
             elapsed = perf_counter() - start
-            in_progress.dec()
-            key = (route_template(scope, outer_root_path), method, status)
-            children = self._children.get(key)
-            if children is None:
-                children = self._bind(key)
-            children[0].inc()
-            children[1].observe(elapsed)
-
-    def _bind(self, key: tuple[str, str, int]) -> tuple[Any, Any]:
-        route, method, status = key
-        labels = {"route": route, "method": method, "status": str(status)}
-        children = (
-            self._metrics.requests.labels(**labels),
-            self._metrics.duration.labels(**labels),
-        )
-        self._children[key] = children
-        return children
+            route = route_template(scope, outer_root_path)
+            self._recorder.finished(method, route, status, elapsed)

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Collection, Sequence
+from contextvars import Token
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,26 +104,24 @@ def _path_variants(paths: Collection[str]) -> frozenset[str]:
     return frozenset(variants)
 
 
-class TracingMiddleware:
-    """Pure ASGI middleware: one SERVER span per HTTP request, current while the app runs.
+class ServerSpans:
+    """Starts and ends the one SERVER span per HTTP request: what `TracingMiddleware` and the
+    platform's fused layer share.
 
     Continues the caller's trace from the headers of the global propagator (W3C
     `traceparent`/`tracestate` and `baggage` by default), names the span `METHOD route`
     once routing has run, records `http.request.method`, `url.path`, `http.route` and
     `http.response.status_code` (set when the request ends: samplers see no attributes),
-    marks 5xx and exceptions as errors, and
-    (optionally) answers with a `traceresponse` header.
+    marks 5xx and exceptions as errors, and (optionally) gives the `traceresponse` header.
     """
 
     def __init__(
         self,
-        app: ASGIApp,
-        *,
         tracer_provider: trace.TracerProvider | None = None,
+        *,
         excluded_paths: Collection[str] = DEFAULT_TRACE_EXCLUDED_PATHS,
         trace_response_header: bool = True,
     ) -> None:
-        self.app = app
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         self._tracer = provider.get_tracer(TRACER_NAME)
         self._sdk_provider = provider if isinstance(provider, TracerProvider) else None
@@ -134,6 +133,10 @@ class TracingMiddleware:
             name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
         )
         self._empty_context = Context()
+
+    def wanted(self, path: str) -> bool:
+        """Whether a request to `path` is traced."""
+        return path not in self._excluded
 
     def _parent_context(self, scope: Scope) -> Context:
         carrier: dict[str, str] | None = None
@@ -165,32 +168,91 @@ class TracingMiddleware:
             set_status_on_exception=False,
         )
 
+    def start(self, scope: Scope) -> tuple[Span, Token[Context]]:
+        """The request's span, made current; the token is for `finish`."""
+        parent = self._parent_context(scope)
+        span = self._start_span(scope["method"], parent)
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    def response_headers(self, span: Span) -> tuple[tuple[bytes, bytes], ...]:
+        """The `traceresponse` header (and its CORS exposure) for the response, if any."""
+        if not self._trace_response:
+            return ()
+        ids = span.get_span_context()
+        if not ids.is_valid:
+            return ()
+        value = f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
+        return ((_TRACERESPONSE, value.encode("ascii")), (_EXPOSE_HEADERS, _TRACERESPONSE))
+
+    @staticmethod
+    def failed(span: Span, exc: BaseException) -> None:
+        """Record the exception the app raised on the span, marking it as an error."""
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+    @staticmethod
+    def finish(
+        span: Span, token: Token[Context], scope: Scope, route: str, status: int, failed: bool
+    ) -> None:
+        """Name the span, set its attributes, end it and restore the previous context.
+
+        `status` is 0 when no response started and the app did not fail.
+        """
+        if span.is_recording():
+            method: str = scope["method"]
+            span.update_name(f"{method} {route}")
+            attributes: dict[str, str | int] = {
+                "http.request.method": method,
+                "url.path": scope["path"],
+                "http.route": route,
+            }
+            if status:
+                attributes["http.response.status_code"] = status
+            span.set_attributes(attributes)
+            if status >= 500 and not failed:
+                span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        otel_context.detach(token)
+
+
+class TracingMiddleware:
+    """Pure ASGI middleware: one SERVER span per HTTP request, current while the app runs.
+
+    See `ServerSpans` for what the span carries.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        excluded_paths: Collection[str] = DEFAULT_TRACE_EXCLUDED_PATHS,
+        trace_response_header: bool = True,
+    ) -> None:
+        self.app = app
+        self._spans = ServerSpans(
+            tracer_provider,
+            excluded_paths=excluded_paths,
+            trace_response_header=trace_response_header,
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self._excluded:
+        spans = self._spans
+        if scope["type"] != "http" or not spans.wanted(scope["path"]):
             await self.app(scope, receive, send)
             return
-        method: str = scope["method"]
         outer_root_path: str = scope.get("root_path", "")
-        parent = self._parent_context(scope)
-        span = self._start_span(method, parent)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        span, token = spans.start(scope)
         status = 0
         failed = False
-        trace_response = self._trace_response and span.get_span_context().is_valid
+        extra_headers = spans.response_headers(span)
 
         async def send_traced(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if trace_response:
-                    ids = span.get_span_context()
-                    value = (
-                        f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags:02x}"
-                    ).encode("ascii")
-                    headers = list(message.get("headers", ()))
-                    headers.append((_TRACERESPONSE, value))
-                    headers.append((_EXPOSE_HEADERS, _TRACERESPONSE))
-                    message["headers"] = headers
+                if extra_headers:
+                    message["headers"] = [*message.get("headers", ()), *extra_headers]
             await send(message)
 
         try:
@@ -199,25 +261,11 @@ class TracingMiddleware:
             if status == 0:
                 status = 500  # what the server answers when the app fails before responding
             failed = True
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            spans.failed(span, exc)
             raise
         finally:
             route = route_template(scope, outer_root_path)
-            if span.is_recording():
-                span.update_name(f"{method} {route}")
-                attributes: dict[str, str | int] = {
-                    "http.request.method": method,
-                    "url.path": scope["path"],
-                    "http.route": route,
-                }
-                if status:
-                    attributes["http.response.status_code"] = status
-                span.set_attributes(attributes)
-                if status >= 500 and not failed:
-                    span.set_status(Status(StatusCode.ERROR))
-            span.end()
-            otel_context.detach(token)
+            spans.finish(span, token, scope, route, status, failed)
 
 
 def _has_span_processors(provider: TracerProvider) -> bool:

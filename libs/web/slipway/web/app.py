@@ -15,7 +15,6 @@ from slipway.observability import (
     ObservabilitySettings,
     add_metrics_route,
     configure_tracing,
-    instrument_app,
 )
 from slipway.web.json_body import refuse_duplicate_keys
 from slipway.web.lifecycle import Lifecycle
@@ -150,8 +149,9 @@ def create_app(
             rate_limit_key=rate_limit_key,
             auth=parts.auth,
             service_middleware=parts.middleware,
+            tracer_provider=tracer_provider,
         ),
-        # slipway.observability's TracingMiddleware makes the one server span per request.
+        # The platform layer (slipway.web.platform_layer) makes the one server span per request.
         telemetry=NATIVE_TELEMETRY_OFF,  # type: ignore[arg-type]
     )
     app.state.lifecycle = lifecycle
@@ -175,7 +175,6 @@ def create_app(
         rate_limited=backend is not None,
         rate_limit_exempt=(*web.rate_limit.exempt_paths, observability.metrics_path),
     )
-    instrument_app(app, tracer_provider)  # the server span wraps every middleware
     if parts.auth is not None:
         parts.auth.bind(app)
     for callback in parts.on_app:

@@ -33,18 +33,16 @@ def _encoded_headers(csp: str, hsts: str | None) -> tuple[tuple[bytes, bytes], .
     return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in headers)
 
 
-class SecurityHeadersMiddleware:
-    """Adds nosniff, frame denial, referrer policy, CSP and (over https) HSTS headers."""
+class SecurityHeaders:
+    """The security headers a response gets, pre-encoded per (docs page, https) variant."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         docs_paths: Iterable[str] = ("/docs", "/redoc"),
         trust_forwarded_proto: bool = False,
         hsts_max_age_seconds: int = 31_536_000,
     ) -> None:
-        self.app = app
         self.docs_paths = tuple(path for path in docs_paths if path)
         self.trust_forwarded_proto = trust_forwarded_proto
         self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains"
@@ -71,12 +69,35 @@ class SecurityHeadersMiddleware:
     def _is_docs(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.docs_paths)
 
+    def for_request(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+        """The (lowercase, encoded) headers the response to `scope` gets unless it has them."""
+        return self._defaults[(self._is_docs(scope.get("path", "")), self._is_https(scope))]
+
+
+class SecurityHeadersMiddleware:
+    """Adds nosniff, frame denial, referrer policy, CSP and (over https) HSTS headers."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        docs_paths: Iterable[str] = ("/docs", "/redoc"),
+        trust_forwarded_proto: bool = False,
+        hsts_max_age_seconds: int = 31_536_000,
+    ) -> None:
+        self.app = app
+        self.headers = SecurityHeaders(
+            docs_paths=docs_paths,
+            trust_forwarded_proto=trust_forwarded_proto,
+            hsts_max_age_seconds=hsts_max_age_seconds,
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Add the headers to the response start message, without overriding the app's."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = self._defaults[(self._is_docs(scope.get("path", "")), self._is_https(scope))]
+        defaults = self.headers.for_request(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

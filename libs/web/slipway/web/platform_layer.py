@@ -1,0 +1,154 @@
+"""The platform's per-request work in one pure ASGI layer: span, request id, access line,
+metrics and security headers.
+
+Each of these exists as its own middleware too (`TracingMiddleware`, `RequestIdMiddleware`,
+`AccessLogMiddleware`, `MetricsMiddleware`, `SecurityHeadersMiddleware`); stacked, they cost
+five coroutine calls, five `send` wrappers that each run for every response message, and
+four passes over the response headers. `PlatformLayerMiddleware` does the same work with
+one call, one `send` wrapper, one header pass and one route-template lookup, and behaves as
+those five stacked in that order (tracing outermost, security headers innermost).
+"""
+
+from collections.abc import Collection, Iterable
+from time import perf_counter_ns
+
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from slipway.logging.access import ACCESS_LOGGER, AccessLog
+from slipway.logging.request_id import (
+    RequestIdMiddleware,
+    bind_request_id,
+    incoming_request_id,
+    new_request_id,
+    unbind_request_id,
+)
+from slipway.observability.middleware import RequestMetrics, route_template
+from slipway.observability.tracing import DEFAULT_TRACE_EXCLUDED_PATHS, ServerSpans
+from slipway.web.security import SecurityHeaders
+
+
+class PlatformLayerMiddleware:
+    """Trace, identify, log, count and secure every HTTP request, in one layer.
+
+    Equivalent to `TracingMiddleware(RequestIdMiddleware(AccessLogMiddleware(
+    MetricsMiddleware(SecurityHeadersMiddleware(app)))))` with the same options: WebSocket
+    connections get the request id only, other scopes pass through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        trace_excluded_paths: Collection[str] = DEFAULT_TRACE_EXCLUDED_PATHS,
+        trace_response_header: bool = True,
+        request_id_header: str = "X-Request-ID",
+        access_logger: str = ACCESS_LOGGER,
+        access_excluded_paths: Collection[str] = (),
+        metrics_registry: CollectorRegistry | None = None,
+        metrics_excluded_paths: Collection[str] = ("/metrics",),
+        docs_paths: Iterable[str] = ("/docs", "/redoc"),
+        trust_forwarded_proto: bool = False,
+        hsts_max_age_seconds: int = 31_536_000,
+    ) -> None:
+        self.app = app
+        self._spans = ServerSpans(
+            tracer_provider,
+            excluded_paths=trace_excluded_paths,
+            trace_response_header=trace_response_header,
+        )
+        self._request_id_key = request_id_header.lower().encode("latin-1")
+        self._websocket = RequestIdMiddleware(app, header=request_id_header)
+        self._access_log = AccessLog(
+            logger_name=access_logger, excluded_paths=access_excluded_paths
+        )
+        self._metrics = RequestMetrics(
+            registry=metrics_registry, excluded_paths=metrics_excluded_paths
+        )
+        self._security = SecurityHeaders(
+            docs_paths=docs_paths,
+            trust_forwarded_proto=trust_forwarded_proto,
+            hsts_max_age_seconds=hsts_max_age_seconds,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app inside the request's span and request id; log and count it after."""
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        outer_root_path: str = scope.get("root_path", "")
+        spans = self._spans
+        traced = spans.start(scope) if spans.wanted(path) else None
+        trailing = spans.response_headers(traced[0]) if traced is not None else ()
+        request_id_key = self._request_id_key
+        incoming = incoming_request_id(scope.get("headers", ()), request_id_key)
+        request_id = incoming or new_request_id()
+        request_id_header = (request_id_key, request_id.encode("ascii"))
+        defaults = self._security.for_request(scope)
+        status = 0
+
+        async def send_with_platform_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = _response_headers(
+                    message.get("headers", ()), defaults, request_id_header, trailing
+                )
+            await send(message)
+
+        binding = bind_request_id(request_id)
+        access_log = self._access_log if self._access_log.wanted(path) else None
+        metrics = self._metrics if self._metrics.wanted(path) else None
+        method_label = metrics.started(scope["method"]) if metrics is not None else ""
+        failed = False
+        start = perf_counter_ns()
+        try:
+            await self.app(scope, receive, send_with_platform_headers)
+        except Exception as exc:
+            failed = True
+            if traced is not None:
+                spans.failed(traced[0], exc)
+            raise
+        finally:
+            elapsed_ns = perf_counter_ns() - start
+            # 500: what the server answers when the app fails before responding.
+            answered = status or 500
+            route = ""
+            if metrics is not None or traced is not None:
+                route = route_template(scope, outer_root_path)
+            if metrics is not None:
+                metrics.finished(method_label, route, answered, elapsed_ns / 1e9)
+            if access_log is not None:
+                access_log.write(scope, answered, elapsed_ns)
+            unbind_request_id(binding)
+            if traced is not None:
+                span, token = traced
+                spans.finish(span, token, scope, route, answered if failed else status, failed)
+
+
+def _response_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    defaults: Iterable[tuple[bytes, bytes]],
+    request_id: tuple[bytes, bytes],
+    trailing: Iterable[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """The app's headers minus any request id of its own, the missing security defaults,
+    our request id, then the trace headers: what the five layers produced, in their order."""
+    request_id_key = request_id[0]
+    out: list[tuple[bytes, bytes]] = []
+    present: set[bytes] = set()
+    for header in headers:
+        name = header[0].lower()
+        present.add(name)
+        if name != request_id_key:
+            out.append(header)
+    out.extend(header for header in defaults if header[0] not in present)
+    out.append(request_id)
+    out.extend(trailing)
+    return out

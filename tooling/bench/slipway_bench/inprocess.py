@@ -1,0 +1,93 @@
+"""The Python cost per request of each benchmark app, without a server or sockets.
+
+`./pants run tooling/bench:overhead -- --in-process 5000` builds the apps in this process and
+drives each ASGI callable with the same GET scope the wrk runs send, timing (CPU time) best of
+5 loops of N requests. It isolates the stack's own cost from uvicorn, the kernel and the noise
+of a shared machine: use it to measure a change to one layer, and wrk for the end-to-end figure.
+"""
+
+import asyncio
+import gc
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from slipway.logging import configure_logging
+from slipway_bench.apps import bare_app, platform_app, platform_settings
+
+REPEATS = 5
+
+_SCOPE: dict[str, Any] = {
+    "type": "http",
+    "asgi": {"version": "3.0", "spec_version": "2.4"},
+    "http_version": "1.1",
+    "method": "GET",
+    "scheme": "http",
+    "path": "/items/42",
+    "raw_path": b"/items/42",
+    "root_path": "",
+    "query_string": b"",
+    "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"accept", b"*/*")],
+    "client": ("127.0.0.1", 50000),
+    "server": ("127.0.0.1", 8000),
+    "extensions": {},
+}
+_REQUEST: dict[str, Any] = {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _receive() -> dict[str, Any]:
+    return _REQUEST
+
+
+async def _send(_message: Any) -> None:
+    return None
+
+
+async def _loop(app: FastAPI, requests: int) -> float:
+    """CPU seconds of this process (all threads: the span exporter's too) for `requests`
+    sequential requests through `app`; CPU rather than wall time, as the machine is shared."""
+    start = time.process_time()
+    for _ in range(requests):
+        await app({**_SCOPE, "headers": list(_SCOPE["headers"])}, _receive, _send)
+    return time.process_time() - start
+
+
+async def _best_per_request(app: FastAPI, requests: int) -> float:
+    async with app.router.lifespan_context(app):
+        await _loop(app, min(requests, 500))  # warm-up: route caches, label children
+        gc.freeze()  # as DrainingServer does after start-up
+        best = min([await _loop(app, requests) for _ in range(REPEATS)])
+    return best / requests * 1e6
+
+
+def _app(kind: str, otlp_endpoint: str, sample_ratio: float) -> FastAPI:
+    if kind == "bare":
+        return bare_app()
+    settings, web = platform_settings("127.0.0.1", 8000)
+    return platform_app(
+        settings,
+        web,
+        otlp_endpoint=otlp_endpoint if kind == "platform+otlp" else None,
+        sample_ratio=sample_ratio,
+    )
+
+
+def run_in_process(
+    kinds: Sequence[str], requests: int, otlp_endpoint: str, sample_ratio: float
+) -> dict[str, float]:
+    """Print and return microseconds per request for each app in `kinds`."""
+    devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as logging
+    configure_logging(service="bench", version="bench", environment="production", stream=devnull)
+    costs: dict[str, float] = {}
+    for kind in kinds:
+        app = _app(kind, otlp_endpoint, sample_ratio)
+        costs[kind] = asyncio.run(_best_per_request(app, requests))
+        print(f"{kind:<15}{costs[kind]:>8.1f} us/request (in-process, best of {REPEATS})")
+    if "bare" in costs:
+        for kind in kinds:
+            if kind != "bare":
+                print(f"{kind} adds {costs[kind] - costs['bare']:.1f} us/request over bare")
+    return costs
