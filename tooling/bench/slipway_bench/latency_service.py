@@ -6,14 +6,16 @@ through `CONTEXTS_*` variables. Their names are derived at run time from the fie
 configuration the service refuses fails with the service's own one-screen error.
 """
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import NoneType, UnionType
@@ -23,11 +25,18 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 import contexts.main
+from contexts.migrations import MIGRATIONS_DIR
 from contexts.settings import Settings
 from slipway.config import env_var_name
+from slipway.db.migrations import upgrade
+from slipway.web.workers import process_tree, worker_pids
+from slipway_bench.procfs import process_cpu_seconds
 from slipway_bench.server import HOST
 
 READY_TIMEOUT_S = 90.0
+# A worker that used less CPU than this over IDLE_SAMPLE_S has finished its start-up.
+IDLE_CPU_S = 0.05
+IDLE_SAMPLE_S = 0.5
 # Measured, never refused: the default (600 per minute per principal) would answer 429.
 UNLIMITED_REQUESTS = 1_000_000_000
 
@@ -111,10 +120,52 @@ def _log_tail(log: Path) -> str:
 
 @dataclass(frozen=True)
 class RunningService:
-    """A started service: where it listens and its process id (for CPU accounting)."""
+    """A started service: where it listens and its process id (for CPU accounting).
+
+    With `web.workers > 1`, `pid` is the supervisor; `pids()` is the whole tree (the
+    supervisor, its workers, multiprocessing's resource tracker), what CPU and RSS
+    accounting must add up, and `workers()` the worker processes alone.
+    """
 
     base_url: str
     pid: int
+
+    def pids(self) -> list[int]:
+        """The service's processes alive now, the supervisor first."""
+        return process_tree(self.pid)
+
+    def workers(self) -> list[int]:
+        """The worker processes (empty when the service runs in one process)."""
+        return worker_pids(self.pid)
+
+
+def _busy(pids: Collection[int]) -> list[int]:
+    before = {pid: process_cpu_seconds(pid) for pid in pids}
+    time.sleep(IDLE_SAMPLE_S)
+    return [pid for pid in pids if process_cpu_seconds(pid) - before[pid] >= IDLE_CPU_S]
+
+
+def _wait_until_workers_started(
+    service: RunningService, workers: int, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Until `workers` workers run and all are idle: /ready answers from the first one up."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the contexts service exited {process.returncode}:\n{_log_tail(log)}"
+            )
+        current = service.workers()
+        if len(current) == workers and not _busy(current):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{workers} workers not started within {READY_TIMEOUT_S:.0f}s")
+
+
+def _migrate_once(settings: Mapping[tuple[str, ...], str]) -> None:
+    """Migrate before several workers start: each worker's own run then finds the head."""
+    if settings.get(("migrate_on_startup",)) == "true" and ("database", "url") in settings:
+        asyncio.run(upgrade(settings[("database", "url")], MIGRATIONS_DIR))
 
 
 def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -138,9 +189,20 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
 
 @contextmanager
 def running_service(
-    settings: Mapping[tuple[str, ...], str], workdir: Path, *, cpu: int | None
+    settings: Mapping[tuple[str, ...], str],
+    workdir: Path,
+    *,
+    cpu: int | Collection[int] | None,
 ) -> Iterator[RunningService]:
-    """Run `python -m contexts.main` in `workdir` (pinned to `cpu`) until the block ends."""
+    """Run `python -m contexts.main` in `workdir` (pinned to `cpu`) until the block ends.
+
+    `cpu` is one core or a set of them (several workers: `("web", "workers")` in
+    `settings`); the workers inherit it. The block starts once every worker is serving.
+    """
+    workers = int(settings.get(("web", "workers"), "1"))
+    if workers > 1:  # concurrent Alembic runs would race on a fresh database
+        _migrate_once(settings)
+    cpus = None if cpu is None else ({cpu} if isinstance(cpu, int) else set(cpu))
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTS_")}
     env = {
         **inherited,
@@ -155,16 +217,22 @@ def running_service(
             stdout=subprocess.DEVNULL,  # the JSON access log: rendered, discarded
             stderr=stderr,
             env=env,
-            preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
+            start_new_session=workers > 1,  # one process group: `os.killpg` reaches all
         )
     base_url = f"http://{HOST}:{settings[('web', 'port')]}"
+    service = RunningService(base_url=base_url, pid=process.pid)
     try:
         _wait_until_ready(base_url, process, log)
-        yield RunningService(base_url=base_url, pid=process.pid)
+        if workers > 1:
+            _wait_until_workers_started(service, workers, process, log)
+        yield service
     finally:
-        process.terminate()
+        process.terminate()  # the supervisor forwards it to every worker, which drains
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            for pid in reversed(service.pids()):
+                with suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             process.wait()

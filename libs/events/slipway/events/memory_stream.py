@@ -54,7 +54,14 @@ class InMemoryEventStream:
 
     Each stream keeps about its last `maxlen` entries (trimmed in chunks, like Redis'
     approximate `MAXLEN ~`); `maxlen=None` keeps everything. Use one instance per event loop.
+    A process's subscribers see only that process's events, so several worker processes
+    (`web.workers > 1`) refuse it (`slipway.web.multiprocess`).
     """
+
+    multiprocess_safe = False
+    multiprocess_advice = (
+        "configure Redis (redis.url): the event stream is in this process's memory"
+    )
 
     def __init__(
         self,

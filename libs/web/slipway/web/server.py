@@ -140,19 +140,31 @@ FIRST_REQUEST_SECONDS = 1.0
 
 
 class DrainingServer(uvicorn.Server):
-    """A uvicorn server whose SIGTERM drains the app before the graceful exit starts."""
+    """A uvicorn server whose SIGTERM drains the app before the graceful exit starts.
+
+    `repeated_signal_seconds` (0: off; a worker under `slipway.web.workers` sets it): a
+    SIGTERM that arrives this soon after the first is the same one delivered twice, to the
+    process group and by the supervisor, and does not end the drain delay early.
+    """
+
+    repeated_signal_seconds = 0.0
 
     def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, drain_delay: float) -> None:
         super().__init__(config)
         self.lifecycle = lifecycle
         self.drain_delay = drain_delay
         self.exit_at: float | None = None
+        self.first_signal_at = 0.0
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """Start draining on the first signal; exit now on a repeated one."""
+        now = time.monotonic()
         if self.exit_at is None:
             self.lifecycle.begin_draining()
-            self.exit_at = time.monotonic() + self.drain_delay
+            self.first_signal_at = now
+            self.exit_at = now + self.drain_delay
+        elif sig == signal.SIGTERM and now - self.first_signal_at < self.repeated_signal_seconds:
+            return
         elif sig == signal.SIGINT:
             self.should_exit = True
             self.force_exit = True
@@ -244,7 +256,17 @@ def build_server(app: FastAPI, web: WebSettings | None = None, **options: Any) -
 
 
 def serve(app: FastAPI, web: WebSettings | None = None, **options: Any) -> None:
-    """Serve `app` until SIGTERM/SIGINT, draining gracefully; returns after shutdown."""
+    """Serve `app` until SIGTERM/SIGINT, draining gracefully; returns after shutdown.
+
+    One process: with `web.workers > 1` each worker must build its own app, so run the
+    service with `Service.main()` (or `slipway.web.workers.serve_workers(factory, web)`).
+    """
+    web = web or app.state.web_settings
+    if web.workers > 1:
+        raise ValueError(
+            f"web.workers={web.workers}: an app built in this process cannot be served by"
+            " several; run Service.main() or slipway.web.workers.serve_workers(factory, web)"
+        )
     server = build_server(app, web, **options)
     server.run()
     if not server.started:

@@ -7,6 +7,7 @@ bad configuration and writes its contract the same way.
 
 import argparse
 import difflib
+import functools
 import importlib
 import json
 import sys
@@ -17,11 +18,14 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
 
-from slipway.config import ConfigError, Environment, ServiceSettings, load_settings
+from slipway.config import ConfigError, Environment, ServiceSettings, env_var_name, load_settings
 from slipway.logging import configure_logging
 from slipway.web.app import create_app
+from slipway.web.multiprocess import single_process_problems
 from slipway.web.parts import ServiceParts
 from slipway.web.server import serve
+from slipway.web.settings import WebSettings
+from slipway.web.workers import serve_workers
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -98,23 +102,57 @@ class Service(Generic[S]):
             settings, self.compose(settings), title=self.title, description=self.description
         )
 
+    def configure_logging(self, settings: S) -> None:
+        """Logging as `settings` ask for it (JSON or console, level), for this process."""
+        configure_logging(
+            service=settings.service_name,
+            version=settings.version,
+            environment=settings.environment.value,
+            level=settings.log_level,
+            renderer=settings.log_renderer,
+        )
+
     def main(self) -> int:
-        """Load settings, configure logging, serve until SIGTERM/SIGINT; exit 2 on bad config."""
+        """Load settings, configure logging, serve until SIGTERM/SIGINT; exit 2 on bad config.
+
+        With `web.workers > 1` the app is built in each of that many worker processes
+        (`slipway.web.workers`) after the parts are checked here: a part that keeps its state
+        in one process (`slipway.web.multiprocess`) is a configuration error.
+        """
         try:
             settings = self.load_settings()
-            configure_logging(
-                service=settings.service_name,
-                version=settings.version,
-                environment=settings.environment.value,
-                level=settings.log_level,
-                renderer=settings.log_renderer,
-            )
-            app = self.build_app(settings)
+            self.configure_logging(settings)
+            web = _web_of(settings)
+            if web.workers > 1:
+                self.check_multiprocess(settings, web)
+            else:
+                app = self.build_app(settings)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 2
+        if web.workers > 1:
+            return serve_workers(functools.partial(_worker_app, self), web)
         serve(app)
         return 0
+
+    def check_multiprocess(self, settings: S, web: WebSettings) -> None:
+        """Raise `ConfigError` if `compose(settings)` cannot serve from `web.workers` processes."""
+        problems = single_process_problems(
+            self.compose(settings),
+            web,
+            workers_variable=env_var_name(self.settings_type, "web", "workers"),
+            rate_limit_variable=env_var_name(self.settings_type, "web", "rate_limit", "enabled"),
+        )
+        if problems:
+            raise ConfigError(self.settings_type, problems)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for the worker processes: the package by name."""
+        return {**self.__dict__, "package": self.package.__name__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Re-import the package in the worker."""
+        self.__dict__.update(state, package=importlib.import_module(state["package"]))
 
     @property
     def root(self) -> Path:
@@ -189,3 +227,15 @@ class Service(Generic[S]):
         print(contract_diff(committed, rendered, target), file=sys.stderr)
         print(f"{target} is stale: run {self.regenerate_command} and commit it", file=sys.stderr)
         return 1
+
+
+def _web_of(settings: ServiceSettings) -> WebSettings:
+    nested = getattr(settings, "web", None)
+    return nested if isinstance(nested, WebSettings) else WebSettings()
+
+
+def _worker_app(service: "Service[Any]") -> FastAPI:
+    """In a worker process: its own settings, logging and app (pools open in its lifespan)."""
+    settings = service.load_settings()
+    service.configure_logging(settings)
+    return service.build_app(settings)

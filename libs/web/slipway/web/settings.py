@@ -19,6 +19,11 @@ class WebSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="processes serving on the one listening socket (docs/performance.md)",
+    )
 
     cors_origins: list[str] = Field(default_factory=list)
     cors_methods: list[str] = Field(
