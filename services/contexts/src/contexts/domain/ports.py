@@ -96,7 +96,11 @@ class AccessLookup(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction over the repositories; leaving it without `commit` rolls back."""
+    """One transaction over the repositories; leaving it without `commit` rolls back.
+
+    Reads before the first write or locking read may run outside any transaction (each as a
+    statement of its own); a use-case that reads twice must not rely on one snapshot.
+    """
 
     @property
     def contexts(self) -> ContextRepository:

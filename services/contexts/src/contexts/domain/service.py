@@ -238,6 +238,9 @@ class ContextRegistry:
     async def get_version(self, actor: Actor, key: ContextKey, version: int) -> Context:
         """Version `version` of a context, tombstones and deleted contexts included."""
         require_scope(actor, READ_SCOPE)
+        # Two reads, no common snapshot needed: versions are immutable, and the ACL check uses
+        # the latest version as of the first read, as it would inside a READ COMMITTED
+        # transaction (each of whose statements takes a new snapshot too).
         async with self._uow_factory() as uow:
             ensure_readable(actor, key, await uow.contexts.get(key))
             found = await uow.contexts.get_version(key, version)
@@ -248,6 +251,8 @@ class ContextRegistry:
     async def versions(self, actor: Actor, key: ContextKey) -> Sequence[Context]:
         """Every version of a context, oldest first, tombstones included."""
         require_scope(actor, READ_SCOPE)
+        # Two reads: a version appended between them is listed too, which is what a later
+        # call would show; its ACL only ever governs callers who passed the check before it.
         async with self._uow_factory() as uow:
             ensure_readable(actor, key, await uow.contexts.get(key))
             return await uow.contexts.list_versions(key)
@@ -255,6 +260,8 @@ class ContextRegistry:
     async def audit(self, actor: Actor, key: ContextKey) -> Sequence[AuditEntry]:
         """The audit trail of a context, oldest first, for anyone who may read it."""
         require_scope(actor, READ_SCOPE)
+        # Two reads, like `versions`: the trail is append-only, so the second read can only
+        # show entries committed after the check, as a READ COMMITTED transaction would.
         async with self._uow_factory() as uow:
             ensure_readable(actor, key, await uow.contexts.get(key))
             return await uow.audit.list_for(key)
@@ -277,6 +284,8 @@ class ContextRegistry:
         selector = None if label is None else LabelSelector.parse(label)
         query = query_fingerprint(namespace, kind, selector)
         after = None if cursor is None else decode_cursor(cursor, query)
+        # Batch after batch, each a keyset read of its own: a page never needed a snapshot
+        # (pages of a listing are read apart anyway), only names in order after the last one.
         async with self._uow_factory() as uow:
             found = await readable_slice(
                 uow.contexts,

@@ -1,15 +1,33 @@
 """`SqlAccessLookup`: the latest version's owner and ACL of a context, without its body.
 
 A system read (no actor): event filtering asks who may read a context, once per change per
-process, and decides per subscriber from the answer.
+process, and decides per subscriber from the answer. One statement, so it runs on an
+autocommit connection, with no transaction around it.
 """
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contexts.adapters.sql.tables import context_versions, contexts_current
 from contexts.domain.events import ContextAccess
 from contexts.domain.model import Acl, ContextKey
 from slipway.db import Database
+
+_v, _current = context_versions.c, contexts_current.c
+_ACCESS = (
+    sa.select(_v.version, _v.owner, _v.acl)
+    .select_from(
+        contexts_current.join(
+            context_versions,
+            sa.and_(
+                _v.namespace == _current.namespace,
+                _v.name == _current.name,
+                _v.version == _current.version,
+            ),
+        )
+    )
+    .where(_current.namespace == sa.bindparam("namespace"), _current.name == sa.bindparam("name"))
+)
 
 
 class SqlAccessLookup:
@@ -20,23 +38,14 @@ class SqlAccessLookup:
 
     async def access_of(self, key: ContextKey) -> ContextAccess | None:
         """The latest version's number, owner and ACL (a tombstone's included), or None."""
-        v, current = context_versions.c, contexts_current.c
-        query = (
-            sa.select(v.version, v.owner, v.acl)
-            .select_from(
-                contexts_current.join(
-                    context_versions,
-                    sa.and_(
-                        v.namespace == current.namespace,
-                        v.name == current.name,
-                        v.version == current.version,
-                    ),
-                )
+
+        async def run(connection: AsyncConnection) -> ContextAccess | None:
+            params = {"namespace": key.namespace, "name": key.name}
+            row = (await connection.execute(_ACCESS, params)).one_or_none()
+            if row is None:
+                return None
+            return ContextAccess(
+                version=row.version, owner=row.owner, acl=Acl.model_validate(row.acl)
             )
-            .where(current.namespace == key.namespace, current.name == key.name)
-        )
-        async with self._database.sessionmaker() as session:
-            row = (await session.execute(query)).one_or_none()
-        if row is None:
-            return None
-        return ContextAccess(version=row.version, owner=row.owner, acl=Acl.model_validate(row.acl))
+
+        return await self._database.read(run)

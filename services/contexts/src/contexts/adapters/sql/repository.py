@@ -1,129 +1,126 @@
-"""`SqlContextRepository`: the ContextRepository port on `context_versions` and friends."""
+"""`SqlContextRepository`: the ContextRepository port on `context_versions` and friends.
 
+Every statement is built once, at import, with bound parameters: a call only binds values,
+and SQLAlchemy finds the compiled form in its cache by the statement's memoized cache key.
+"""
+
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contexts.adapters.sql.errors import is_unique_violation
+from contexts.adapters.sql.rows import VERSION_COLUMNS, row_values, to_context
+from contexts.adapters.sql.scope import ConnectionScope
 from contexts.adapters.sql.tables import context_labels, context_versions, contexts_current
 from contexts.domain.errors import Conflict
-from contexts.domain.model import MAX_SAFE_INTEGER, Acl, Context, ContextKey, LabelSelector
+from contexts.domain.model import Context, ContextKey, LabelSelector
 
-_VERSION_COLUMNS = tuple(context_versions.c)
+_v, _current, _labels = context_versions.c, contexts_current.c, context_labels.c
+_OF_KEY = sa.and_(_v.namespace == sa.bindparam("namespace"), _v.name == sa.bindparam("name"))
+# Named apart from the columns: an UPDATE may not bind a name its SET clause assigns.
+_CURRENT_OF_KEY = sa.and_(
+    _current.namespace == sa.bindparam("key_namespace"),
+    _current.name == sa.bindparam("key_name"),
+)
 
+_LATEST = sa.select(*VERSION_COLUMNS).where(_OF_KEY).order_by(_v.version.desc()).limit(1)
+_VERSION = sa.select(*VERSION_COLUMNS).where(_OF_KEY, _v.version == sa.bindparam("version"))
+_VERSIONS = sa.select(*VERSION_COLUMNS).where(_OF_KEY).order_by(_v.version)
 
-def _row_values(context: Context) -> dict[str, Any]:
-    return {
-        "namespace": context.key.namespace,
-        "name": context.key.name,
-        "version": context.version,
-        "kind": context.kind,
-        "schema_version": context.schema_version,
-        "body": context.body,
-        "labels": dict(context.labels),
-        "owner": context.owner,
-        "acl": context.acl.model_dump(mode="json"),
-        "deleted": context.deleted,
-        "etag": context.etag,
-        "content_hash": context.content_hash,
-        "created_at": context.created_at,
-        "updated_at": context.updated_at,
-        "updated_by": context.updated_by,
-    }
+# The write lock of `_lock_for_write`, per dialect.
+_LOCK_CURRENT = sa.select(_current.version).where(_CURRENT_OF_KEY).with_for_update()
+_LOCK_SQLITE = sa.update(contexts_current).where(_CURRENT_OF_KEY).values(version=_current.version)
 
-
-def _as_written(value: Any) -> Any:
-    """A stored JSON value with every integer beyond +-(2**53 - 1) read as the float it was.
-
-    Integers that large are refused on input (`storable`, I-JSON), so one read back was
-    written as a float: PostgreSQL's jsonb keeps numbers as `numeric` and prints the float
-    1e20 as 100000000000000000000, which json decodes as an int (orjson cannot encode one
-    beyond 64 bits: every answer showing the context was a 500), with another content hash
-    than the float written. The nearest double of that integer is the float written (its
-    shortest decimal text is exact), so both backends return what was written. A row from
-    before the check (legacy) reads the same way, as the nearest double, or as a decimal
-    string when it exceeds the doubles (RFC 7493, 2.2), so that no stored body can make a
-    response fail to encode.
-    """
-    if isinstance(value, dict):
-        return {key: _as_written(member) for key, member in value.items()}
-    if isinstance(value, list):
-        return [_as_written(member) for member in value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return value
-        try:
-            return float(value)
-        except OverflowError:
-            return str(value)
-    return value
-
-
-def _stored_acl(acl: Mapping[str, Any]) -> Acl:
-    """The ACL of a stored row, as written: not checked against today's entry pattern.
-
-    Entries were checked when written; one written before the pattern became printable ASCII
-    (e.g. `subject:\u00e9`) must not make its context unreadable (a 500), so the row is taken as
-    stored. It grants what it granted: access compares entries with the caller's, not patterns.
-    """
-    return Acl.model_construct(
-        readers=frozenset(acl.get("readers", ())), writers=frozenset(acl.get("writers", ()))
+_INSERT_VERSION = sa.insert(context_versions)
+_INSERT_CURRENT = sa.insert(contexts_current)
+# The pointer moves from version - 1 only.
+_MOVE_CURRENT = (
+    sa.update(contexts_current)
+    .where(_CURRENT_OF_KEY, _current.version == sa.bindparam("previous_version"))
+    .values(
+        version=sa.bindparam("new_version"),
+        kind=sa.bindparam("new_kind"),
+        deleted=sa.bindparam("new_deleted"),
     )
+)
+_DELETE_LABELS = sa.delete(context_labels).where(
+    _labels.namespace == sa.bindparam("namespace"), _labels.name == sa.bindparam("name")
+)
+_INSERT_LABELS = sa.insert(context_labels)
 
 
-def _to_context(row: Mapping[str, Any]) -> Context:
-    return Context(
-        key=ContextKey(namespace=row["namespace"], name=row["name"]),
-        version=row["version"],
-        kind=row["kind"],
-        schema_version=row["schema_version"],
-        body=_as_written(row["body"]),
-        labels=row["labels"],
-        owner=row["owner"],
-        acl=_stored_acl(row["acl"]),
-        deleted=row["deleted"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
-        etag=row["etag"],
+@functools.cache
+def _page_query(*, kind: bool, after: bool, label: bool) -> sa.Select[Any]:
+    """The listing statement for one combination of filters (eight in all, built once each)."""
+    query = (
+        sa.select(*VERSION_COLUMNS)
+        .select_from(contexts_current)
+        .join(
+            context_versions,
+            sa.and_(
+                _v.namespace == _current.namespace,
+                _v.name == _current.name,
+                _v.version == _current.version,
+            ),
+        )
+        .where(_current.namespace == sa.bindparam("namespace"), _current.deleted.is_(False))
+        .order_by(_current.name)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
     )
+    if kind:
+        query = query.where(_current.kind == sa.bindparam("kind"))
+    if after:
+        # On both sides of the join: PostgreSQL does not carry an inequality across an
+        # equi-join, and bounding only `contexts_current` made a deep page scan the
+        # versions' index from the start of the namespace (tooling/bench:contexts-scale).
+        query = query.where(_current.name > sa.bindparam("after"), _v.name > sa.bindparam("after"))
+    if label:
+        query = query.where(
+            sa.exists().where(
+                _labels.namespace == _current.namespace,
+                _labels.name == _current.name,
+                _labels.key == sa.bindparam("label_key"),
+                _labels.value == sa.bindparam("label_value"),
+            )
+        )
+    return query
 
 
-def _of_key(key: ContextKey) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        context_versions.c.namespace == key.namespace, context_versions.c.name == key.name
-    )
+def _key_params(key: ContextKey) -> dict[str, Any]:
+    return {"namespace": key.namespace, "name": key.name}
+
+
+async def _contexts(
+    scope: ConnectionScope, query: sa.Executable, params: Mapping[str, Any]
+) -> list[Context]:
+    async def run(connection: AsyncConnection) -> list[Context]:
+        result = await connection.execute(query, params)
+        return [to_context(row) for row in result.all()]
+
+    return await scope.read(run)
 
 
 class SqlContextRepository:
-    """Context versions read and appended in the session's transaction (the unit of work's)."""
+    """Context versions read and appended in one unit of work (its `ConnectionScope`)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def _contexts(self, query: sa.Select[Any]) -> list[Context]:
-        result = await self._session.execute(query)
-        return [_to_context(row) for row in result.mappings()]
+    def __init__(self, scope: ConnectionScope) -> None:
+        self._scope = scope
 
     async def get(self, key: ContextKey, *, for_update: bool = False) -> Context | None:
         """The latest version (a tombstone included), or None if the key was never used.
 
         `for_update` first takes the lock a write needs (`_lock_for_write`): concurrent
         writers of one context then queue for it instead of all reading version N and all
-        but one failing to append N + 1.
+        but one failing to append N + 1. Without it, and before the unit of work wrote
+        anything, this is one statement on its own (autocommit).
         """
         if for_update:
             await self._lock_for_write(key)
-        query = (
-            sa.select(*_VERSION_COLUMNS)
-            .where(_of_key(key))
-            .order_by(context_versions.c.version.desc())
-            .limit(1)
-        )
-        found = await self._contexts(query)
+        found = await _contexts(self._scope, _LATEST, _key_params(key))
         return found[0] if found else None
 
     async def _lock_for_write(self, key: ContextKey) -> None:
@@ -137,30 +134,19 @@ class SqlContextRepository:
         the database's write lock (waiting up to `busy_timeout`), so the first statement is
         an UPDATE that changes nothing, and every later read of the transaction is current.
         """
-        current = contexts_current.c
-        of_key = sa.and_(current.namespace == key.namespace, current.name == key.name)
-        if self._session.get_bind().dialect.name == "sqlite":
-            statement: sa.Executable = (
-                sa.update(contexts_current).where(of_key).values(version=current.version)
-            )
-        else:
-            statement = sa.select(current.version).where(of_key).with_for_update()
-        await self._session.execute(statement)
+        connection = await self._scope.transaction()
+        sqlite = self._scope.dialect_name == "sqlite"
+        params = {"key_namespace": key.namespace, "key_name": key.name}
+        await connection.execute(_LOCK_SQLITE if sqlite else _LOCK_CURRENT, params)
 
     async def get_version(self, key: ContextKey, version: int) -> Context | None:
         """Version `version` of the context, or None."""
-        query = sa.select(*_VERSION_COLUMNS).where(
-            _of_key(key), context_versions.c.version == version
-        )
-        found = await self._contexts(query)
+        found = await _contexts(self._scope, _VERSION, {**_key_params(key), "version": version})
         return found[0] if found else None
 
     async def list_versions(self, key: ContextKey) -> Sequence[Context]:
         """Every version of the context, oldest first."""
-        query = (
-            sa.select(*_VERSION_COLUMNS).where(_of_key(key)).order_by(context_versions.c.version)
-        )
-        return await self._contexts(query)
+        return await _contexts(self._scope, _VERSIONS, _key_params(key))
 
     async def list_namespace(
         self,
@@ -172,36 +158,15 @@ class SqlContextRepository:
         limit: int,
     ) -> Sequence[Context]:
         """Up to `limit` latest live versions matching the filters, by name, after `after`."""
-        current = contexts_current
-        query = (
-            sa.select(*_VERSION_COLUMNS)
-            .select_from(current)
-            .join(
-                context_versions,
-                sa.and_(
-                    context_versions.c.namespace == current.c.namespace,
-                    context_versions.c.name == current.c.name,
-                    context_versions.c.version == current.c.version,
-                ),
-            )
-            .where(current.c.namespace == namespace, current.c.deleted.is_(False))
-            .order_by(current.c.name)
-            .limit(limit)
-        )
+        query = _page_query(kind=kind is not None, after=after is not None, label=label is not None)
+        params: dict[str, Any] = {"namespace": namespace, "limit": limit}
         if kind is not None:
-            query = query.where(current.c.kind == kind)
+            params["kind"] = kind
         if after is not None:
-            query = query.where(current.c.name > after)
+            params["after"] = after
         if label is not None:
-            query = query.where(
-                sa.exists().where(
-                    context_labels.c.namespace == current.c.namespace,
-                    context_labels.c.name == current.c.name,
-                    context_labels.c.key == label.key,
-                    context_labels.c.value == label.value,
-                )
-            )
-        return await self._contexts(query)
+            params["label_key"], params["label_value"] = label.key, label.value
+        return await _contexts(self._scope, query, params)
 
     async def append(self, context: Context) -> None:
         """Add a version; raises `Conflict` unless it is exactly the next version number.
@@ -213,45 +178,48 @@ class SqlContextRepository:
         """
         key = context.key
         taken = Conflict(f"version {context.version} of {key} is taken")
+        connection = await self._scope.transaction()
         try:
-            await self._session.execute(sa.insert(context_versions).values(_row_values(context)))
+            await connection.execute(_INSERT_VERSION, row_values(context))
             if context.version == 1:
-                await self._session.execute(
-                    sa.insert(contexts_current).values(
-                        namespace=key.namespace,
-                        name=key.name,
-                        version=1,
-                        kind=context.kind,
-                        deleted=context.deleted,
-                    )
+                await connection.execute(
+                    _INSERT_CURRENT,
+                    {
+                        "namespace": key.namespace,
+                        "name": key.name,
+                        "version": 1,
+                        "kind": context.kind,
+                        "deleted": context.deleted,
+                    },
                 )
         except IntegrityError as error:
             if is_unique_violation(error):
                 raise taken from error
             raise
         if context.version > 1:
-            moved = await self._session.execute(
-                sa.update(contexts_current)
-                .where(
-                    contexts_current.c.namespace == key.namespace,
-                    contexts_current.c.name == key.name,
-                    contexts_current.c.version == context.version - 1,
-                )
-                .values(version=context.version, kind=context.kind, deleted=context.deleted)
+            moved = await connection.execute(
+                _MOVE_CURRENT,
+                {
+                    "key_namespace": key.namespace,
+                    "key_name": key.name,
+                    "previous_version": context.version - 1,
+                    "new_version": context.version,
+                    "new_kind": context.kind,
+                    "new_deleted": context.deleted,
+                },
             )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
+            if moved.rowcount != 1:
                 raise taken
-        await self._replace_labels(key, context.labels)
+        await self._replace_labels(connection, key, context.labels)
 
-    async def _replace_labels(self, key: ContextKey, labels: Mapping[str, str]) -> None:
-        await self._session.execute(
-            sa.delete(context_labels).where(
-                context_labels.c.namespace == key.namespace, context_labels.c.name == key.name
-            )
-        )
+    @staticmethod
+    async def _replace_labels(
+        connection: AsyncConnection, key: ContextKey, labels: Mapping[str, str]
+    ) -> None:
+        await connection.execute(_DELETE_LABELS, _key_params(key))
         if labels:
-            await self._session.execute(
-                sa.insert(context_labels),
+            await connection.execute(
+                _INSERT_LABELS,
                 [
                     {"namespace": key.namespace, "name": key.name, "key": k, "value": v}
                     for k, v in labels.items()

@@ -1,10 +1,22 @@
-"""`SqlUnitOfWork`: the domain's UnitOfWork over one AsyncSession, hence one transaction."""
+"""`SqlUnitOfWork`: the domain's UnitOfWork on one connection and at most one transaction.
 
+Core statements on an `AsyncConnection`, no ORM session: the session's identity map and
+unit-of-work bookkeeping would hold nothing here (the repositories map rows themselves).
+The transaction begins with the first write or locking read (`SqlContextRepository.get(...,
+for_update=True)`, which every write use-case starts with). Reads before that, which is all
+of a read use-case, run as statements of their own on an autocommit connection: no `BEGIN`
+and `ROLLBACK` round trips, no connection held between them. That gives up nothing: under
+PostgreSQL's READ COMMITTED every statement of a transaction takes its own snapshot anyway,
+and SQLite's driver only opens a transaction before a write. Where a use-case reads twice it
+says why the two reads need no common snapshot (`contexts.domain.service`).
+"""
+
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contexts.adapters.sql.audit import SqlAuditLog
 from contexts.adapters.sql.errors import is_unique_violation
@@ -14,60 +26,83 @@ from contexts.domain.errors import Conflict
 from slipway.db import Database
 from slipway.events import Outbox
 
-
-class _Open:
-    """The session of an entered unit of work and the repositories sharing it."""
-
-    def __init__(self, session: AsyncSession, outbox: Outbox) -> None:
-        self.session = session
-        self.contexts = SqlContextRepository(session)
-        self.audit = SqlAuditLog(session)
-        self.outbox = SqlOutbox(outbox, session)
+T = TypeVar("T")
 
 
 class SqlUnitOfWork:
-    """One transaction over the context versions, audit log and outbox.
+    """One transaction over the context versions, audit log and outbox (a `ConnectionScope`).
 
-    Entering opens a session (its transaction begins with the first statement); `commit`
-    makes every change durable at once; leaving without committing rolls back. Use each
-    instance once, as `ContextRegistry` does through `SqlUnitOfWorkFactory`.
+    Entering takes no connection yet; `commit` makes every change durable at once and then
+    runs the `on_commit` callbacks (the outbox's wake-up); leaving without committing rolls
+    back. Use each instance once, as `ContextRegistry` does through `SqlUnitOfWorkFactory`.
     """
 
     def __init__(self, database: Database, outbox: Outbox) -> None:
         self._database = database
-        self._outbox = outbox
-        self._open: _Open | None = None
-
-    def _entered(self) -> _Open:
-        if self._open is None:
-            raise RuntimeError("unit of work used outside `async with`")
-        return self._open
-
-    @property
-    def session(self) -> AsyncSession:
-        """The session of this unit of work (inside `async with` only)."""
-        return self._entered().session
+        self._entered = False
+        self._connection: AsyncConnection | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self._contexts = SqlContextRepository(self)
+        self._audit = SqlAuditLog(self)
+        self._outbox = SqlOutbox(outbox, self)
 
     @property
     def contexts(self) -> SqlContextRepository:
-        """The context versions."""
-        return self._entered().contexts
+        """The context versions (inside `async with` only)."""
+        self._check_entered()
+        return self._contexts
 
     @property
     def audit(self) -> SqlAuditLog:
-        """The audit trail."""
-        return self._entered().audit
+        """The audit trail (inside `async with` only)."""
+        self._check_entered()
+        return self._audit
 
     @property
     def outbox(self) -> SqlOutbox:
-        """The outbox."""
-        return self._entered().outbox
+        """The outbox (inside `async with` only)."""
+        self._check_entered()
+        return self._outbox
+
+    @property
+    def dialect_name(self) -> str:
+        """The database's dialect (`postgresql`, `sqlite`)."""
+        return self._database.engine.dialect.name
+
+    def _check_entered(self) -> None:
+        if not self._entered:
+            raise RuntimeError("unit of work used outside `async with`")
+
+    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`work` in the transaction once there is one, else alone on an autocommit connection."""
+        self._check_entered()
+        if self._connection is not None:
+            return await work(self._connection)
+        return await self._database.read(work)
+
+    async def transaction(self) -> AsyncConnection:
+        """The transaction's connection; the first call checks one out and begins."""
+        self._check_entered()
+        if self._connection is None:
+            connection = await self._database.engine.connect()
+            try:
+                await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after this transaction commits (once, however often registered)."""
+        if callback not in self._after_commit:
+            self._after_commit.append(callback)
 
     async def __aenter__(self) -> Self:
-        """Open the session."""
-        if self._open is not None:
+        """Start the unit of work (a connection is taken only when a statement needs it)."""
+        if self._entered:
             raise RuntimeError("unit of work entered twice")
-        self._open = _Open(self._database.sessionmaker(), self._outbox)
+        self._entered = True
         return self
 
     async def __aexit__(
@@ -76,29 +111,43 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Roll back whatever was not committed and close the session."""
-        session = self._entered().session
+        """Roll back whatever was not committed and give the connection back."""
+        connection = self._connection
         try:
-            if exc is not None and session.in_transaction():
+            if exc is not None and connection is not None and connection.in_transaction():
                 await self.rollback()
         finally:
-            self._open = None
-            await session.close()  # also discards an uncommitted (read-only) transaction
+            self._entered = False
+            self._connection = None
+            self._after_commit.clear()
+            if connection is not None:
+                await connection.close()  # also discards an uncommitted (read-only) transaction
 
     async def commit(self) -> None:
         """Commit the transaction; `Conflict` if a uniqueness check failed only now."""
+        self._check_entered()
+        connection = self._connection
+        if connection is None:  # nothing was written: nothing to make durable
+            self._count("commit")
+            return
         try:
-            await self.session.commit()
+            await connection.commit()
         except IntegrityError as error:
+            self._after_commit.clear()
             self._count("rollback")
             if is_unique_violation(error):
                 raise Conflict("a concurrent change got there first") from error
             raise
         self._count("commit")
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     async def rollback(self) -> None:
         """Discard every uncommitted change."""
-        await self.session.rollback()
+        self._after_commit.clear()
+        if self._connection is not None:
+            await self._connection.rollback()
         self._count("rollback")
 
     def _count(self, outcome: str) -> None:

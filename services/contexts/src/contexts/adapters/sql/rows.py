@@ -1,0 +1,112 @@
+"""Rows of `context_versions` to domain `Context`s and back, without validating stored rows.
+
+A stored row was validated when it was written: reading it back re-runs none of pydantic's
+checks (`model_construct`), which is most of what building a `Context` costs. What a row
+needs to read as written is done here instead: large integers of a JSON body (`_as_written`)
+and ACL entries from before today's pattern (`_stored_acl`).
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from contexts.adapters.sql.tables import context_versions
+from contexts.domain.model import MAX_SAFE_INTEGER, Acl, Context, ContextKey
+
+# The columns every read of versions selects, in this order (`to_context` unpacks them).
+VERSION_COLUMNS = tuple(context_versions.c)
+
+
+def row_values(context: Context) -> dict[str, Any]:
+    """The `context_versions` row of a version, as INSERT parameters."""
+    return {
+        "namespace": context.key.namespace,
+        "name": context.key.name,
+        "version": context.version,
+        "kind": context.kind,
+        "schema_version": context.schema_version,
+        "body": context.body,
+        "labels": dict(context.labels),
+        "owner": context.owner,
+        "acl": context.acl.model_dump(mode="json"),
+        "deleted": context.deleted,
+        "etag": context.etag,
+        "content_hash": context.content_hash,
+        "created_at": context.created_at,
+        "updated_at": context.updated_at,
+        "updated_by": context.updated_by,
+    }
+
+
+def _as_written(value: Any) -> Any:
+    """A stored JSON value with every integer beyond +-(2**53 - 1) read as the float it was.
+
+    Integers that large are refused on input (`storable`, I-JSON), so one read back was
+    written as a float: PostgreSQL's jsonb keeps numbers as `numeric` and prints the float
+    1e20 as 100000000000000000000, which json decodes as an int (orjson cannot encode one
+    beyond 64 bits: every answer showing the context was a 500), with another content hash
+    than the float written. The nearest double of that integer is the float written (its
+    shortest decimal text is exact), so both backends return what was written. A row from
+    before the check (legacy) reads the same way, as the nearest double, or as a decimal
+    string when it exceeds the doubles (RFC 7493, 2.2), so that no stored body can make a
+    response fail to encode.
+    """
+    if isinstance(value, dict):
+        return {key: _as_written(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_as_written(member) for member in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    return value
+
+
+def _stored_acl(acl: Mapping[str, Any]) -> Acl:
+    """The ACL of a stored row, as written: not checked against today's entry pattern.
+
+    Entries were checked when written; one written before the pattern became printable ASCII
+    (e.g. `subject:\u00e9`) must not make its context unreadable (a 500), so the row is taken as
+    stored. It grants what it granted: access compares entries with the caller's, not patterns.
+    """
+    return Acl.model_construct(
+        readers=frozenset(acl.get("readers", ())), writers=frozenset(acl.get("writers", ()))
+    )
+
+
+def to_context(row: Sequence[Any]) -> Context:
+    """The `Context` of a row selected as `VERSION_COLUMNS` (its stored hash is recomputed)."""
+    (
+        namespace,
+        name,
+        version,
+        kind,
+        schema_version,
+        body,
+        labels,
+        owner,
+        acl,
+        deleted,
+        etag,
+        _content_hash,
+        created_at,
+        updated_at,
+        updated_by,
+    ) = row
+    return Context.model_construct(
+        key=ContextKey.model_construct(namespace=namespace, name=name),
+        version=version,
+        kind=kind,
+        schema_version=schema_version,
+        body=_as_written(body),
+        labels=labels,
+        owner=owner,
+        acl=_stored_acl(acl),
+        deleted=deleted,
+        created_at=created_at,
+        updated_at=updated_at,
+        updated_by=updated_by,
+        etag=etag,
+    )

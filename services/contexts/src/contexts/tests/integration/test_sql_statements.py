@@ -1,0 +1,130 @@
+"""What the SQL adapters send per use-case, on SQLite and PostgreSQL: reads as single
+autocommit statements (no BEGIN/ROLLBACK around them), each write as one transaction of
+exactly the statements it needs, and the outbox's wake-up only after a commit."""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from contexts.adapters.sql import SqlUnitOfWorkFactory
+from contexts.adapters.sql.outbox import SqlOutbox
+from contexts.domain.builtin_kinds import default_kinds
+from contexts.domain.events import ContextChanged
+from contexts.domain.service import ContextRegistry
+from contexts.tests.integration.sql_support import (
+    SqlWorld,
+    migrated_postgres,
+    migrated_sqlite,
+    sql_world,
+)
+from contexts.tests.unit.domain.builders import ALICE, BOB, KEY, document
+from contexts.tests.unit.domain.fakes import FixedClock
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlWorld]:
+    """A registry on a migrated SQLite file, then on a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        async with migrated_sqlite(tmp_path) as database:
+            yield sql_world(database)
+    else:
+        async with migrated_postgres() as database:
+            yield sql_world(database)
+
+
+def _autocommit(connection: Connection) -> bool:
+    # The driver connection's own setting: asyncpg's adapter says "autocommit", sqlite3 None.
+    driver = connection.connection.dbapi_connection
+    return getattr(driver, "isolation_level", "") in (None, "autocommit")
+
+
+@contextmanager
+def statements() -> Iterator[list[tuple[str, bool]]]:
+    """Each statement sent while inside, on any engine: its first word, whether autocommit."""
+    sent: list[tuple[str, bool]] = []
+
+    def record(
+        connection: Connection,
+        _cursor: Any,
+        statement: str,
+        _params: Any,
+        context: Any,
+        _many: bool,
+    ) -> None:
+        sent.append((statement.split()[0].upper(), _autocommit(connection)))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+async def test_reads_are_single_statements_outside_any_transaction(world: SqlWorld) -> None:
+    await world.registry.put(ALICE, KEY, document("v1", team="a"))
+    with statements() as sent:
+        await world.registry.get(BOB, KEY)
+        await world.registry.list(BOB, KEY.namespace)
+        await world.registry.get_version(BOB, KEY, 1)
+        await world.registry.versions(BOB, KEY)
+        await world.registry.audit(BOB, KEY)
+    assert sent == [("SELECT", True)] * 8
+
+
+async def test_a_write_is_one_transaction_of_the_statements_it_needs(world: SqlWorld) -> None:
+    await world.registry.put(ALICE, KEY, document("v1", team="a"))
+    with statements() as sent:
+        await world.registry.put(ALICE, KEY, document("v2", team="b", tier="1"))
+    postgres = world.database.engine.dialect.name == "postgresql"
+    expected = [
+        "SELECT" if postgres else "UPDATE",  # the write lock
+        "SELECT",  # the latest version
+        "INSERT",  # the version
+        "UPDATE",  # the pointer
+        "DELETE",  # the labels...
+        "INSERT",  # ...replaced (one executemany)
+        "INSERT",  # the audit entry
+        "INSERT",  # the outbox row
+        *(["SELECT"] if postgres else []),  # pg_notify
+    ]
+    assert [verb for verb, _ in sent] == expected
+    assert {autocommit for _, autocommit in sent} == {False}
+
+
+async def test_the_outbox_wakes_relays_after_a_commit_only(
+    world: SqlWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uow_factory = SqlUnitOfWorkFactory(world.database)
+    registry = ContextRegistry(uow_factory, default_kinds(), FixedClock())
+    fired: list[int] = []
+    unsubscribe = uow_factory.outbox.committed.subscribe(lambda: fired.append(len(fired)))
+    try:
+        await registry.put(ALICE, KEY, document("v1"))
+        await registry.put(ALICE, KEY, document("v1"))  # the same content: no write
+        assert fired == [0]
+
+        original = SqlOutbox.add
+
+        async def add_then_fail(self: SqlOutbox, change: ContextChanged) -> None:
+            await original(self, change)
+            raise RuntimeError("after the outbox row")
+
+        monkeypatch.setattr(SqlOutbox, "add", add_then_fail)
+        with pytest.raises(RuntimeError, match="after the outbox row"):
+            await registry.put(ALICE, KEY, document("v2"))
+        monkeypatch.undo()
+        assert fired == [0]
+        await registry.put(ALICE, KEY, document("v3"))
+        assert fired == [0, 1]
+    finally:
+        unsubscribe()
