@@ -21,8 +21,11 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def _accepts_idempotency_key(idempotency_key: IdempotencyKeyHeader = None) -> None:
-    """Declares `Idempotency-Key` for the OpenAPI document; the middleware has acted on it."""
+async def _accepts_idempotency_key(idempotency_key: IdempotencyKeyHeader = None) -> None:
+    """Declares `Idempotency-Key` for the OpenAPI document; the middleware has acted on it.
+
+    `async`: FastAPI would run a plain `def` dependency in its thread pool on every request.
+    """
 
 
 ACCEPTS_IDEMPOTENCY_KEY: Final[DependsParam] = Depends(_accepts_idempotency_key)

@@ -19,6 +19,12 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from contexts.api.actor import actor_requiring
 from contexts.api.errors import DomainErrorRoute
+from contexts.api.representation import (
+    DEFAULT_MAX_BYTES,
+    RenderedVersions,
+    json_response,
+    render_context,
+)
 from contexts.api.schemas import (
     LABEL_SELECTOR_PATTERN,
     AuditEntryOut,
@@ -137,10 +143,6 @@ def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = 
     return ORJSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
 
 
-def _context_response(context: Context, status: int = 200, **headers: str) -> Response:
-    return _json(ContextOut.of(context), status, {"ETag": context.etag, **headers})
-
-
 def _location(request: Request, key: ContextKey) -> str:
     return str(request.url_for("get_context", namespace=key.namespace, name=key.name).path)
 
@@ -172,9 +174,23 @@ def contexts_router(
     kinds: KindRegistry,
     *,
     groups_claim: str = "groups",
+    rendered_max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> APIRouter:
-    """The /v1/contexts routes over `registry`, and /v1/kinds."""
+    """The /v1/contexts routes over `registry`, and /v1/kinds.
+
+    Reads render a stored version once (`RenderedVersions`, at most `rendered_max_bytes`
+    kept); writes answer with the version they wrote, rendered as it was submitted (on
+    PostgreSQL a read gives jsonb's key order), so it is not kept.
+    """
     router = APIRouter(prefix="/v1", tags=["contexts"], route_class=DomainErrorRoute)
+    rendered = RenderedVersions(rendered_max_bytes)
+
+    def read_response(context: Context) -> Response:
+        return json_response(rendered.render(context), headers={"ETag": context.etag})
+
+    def written_response(context: Context, status: int = 200, **headers: str) -> Response:
+        return json_response(render_context(context), status, {"ETag": context.etag, **headers})
+
     reader: Callable[..., Any] = actor_requiring(READ_SCOPE, groups_claim)
     writer: Callable[..., Any] = actor_requiring(WRITE_SCOPE, groups_claim)
     Reader = Annotated[Actor, Depends(reader)]  # noqa: N806 - a type alias
@@ -219,8 +235,8 @@ def contexts_router(
             request_id=current_request_id(),
         )
         if result.created:
-            return _context_response(result.context, 201, Location=_location(request, key))
-        return _context_response(result.context)
+            return written_response(result.context, 201, Location=_location(request, key))
+        return written_response(result.context)
 
     @router.patch(
         "/contexts/{namespace}/{name}",
@@ -249,7 +265,7 @@ def contexts_router(
             if_match=if_match,
             request_id=current_request_id(),
         )
-        return _context_response(result.context)
+        return written_response(result.context)
 
     @router.delete(
         "/contexts/{namespace}/{name}",
@@ -274,7 +290,7 @@ def contexts_router(
             if_match=if_match,
             request_id=current_request_id(),
         )
-        return _context_response(deleted)
+        return written_response(deleted)
 
     @router.get(
         "/contexts/{namespace}/{name}",
@@ -296,7 +312,7 @@ def contexts_router(
         context = await registry.get(actor, ContextKey.parse(namespace, name))
         if if_none_match is not None and _matches(if_none_match, context.etag):
             return Response(status_code=304, headers={"ETag": context.etag})
-        return _context_response(context)
+        return read_response(context)
 
     @router.get(
         "/contexts/{namespace}/{name}/versions",
@@ -307,7 +323,7 @@ def contexts_router(
     async def list_versions(namespace: Namespace, name: Name, actor: Reader) -> Response:
         """Every version, oldest first, the tombstones of deletions included."""
         versions = await registry.versions(actor, ContextKey.parse(namespace, name))
-        return _json(VersionList(items=[ContextOut.of(version) for version in versions]))
+        return json_response(rendered.render_versions(versions))
 
     @router.get(
         "/contexts/{namespace}/{name}/versions/{version}",
@@ -329,7 +345,7 @@ def contexts_router(
     ) -> Response:
         """Version `version`, tombstones included."""
         found = await registry.get_version(actor, ContextKey.parse(namespace, name), version)
-        return _context_response(found)
+        return read_response(found)
 
     @router.get(
         "/contexts/{namespace}/{name}/audit",
@@ -402,7 +418,7 @@ def contexts_router(
         if page.next_cursor is not None:
             following = request.url.include_query_params(cursor=page.next_cursor)
             headers["Link"] = f'<{following}>; rel="next"'
-        return _json(ContextPage.of(page), headers=headers)
+        return json_response(rendered.render_page(page), headers=headers)
 
     @router.get(
         "/kinds",
