@@ -260,6 +260,7 @@ def run_stateful(
     seed: int = 0,
     max_suites: int = 50,
     observe: Callable[[schemathesis.Case[Any], schemathesis.Response], None] | None = None,
+    until: Callable[["StatefulReport"], bool] | None = None,
 ) -> StatefulReport:
     """Run `schema`'s state machine (every check on) and report; never raises on a failed check.
 
@@ -269,6 +270,10 @@ def run_stateful(
     (before the checks), e.g. to remember what an allowance's `when` needs. The app's lifespan,
     which schemathesis starts on its first request, is stopped before returning, so the
     resources it used (a throwaway database) can go.
+
+    `until`: once `scenarios` ran, more suites (a quarter of `scenarios` each) run while it
+    says the report is not enough yet (e.g. too few successful calls of an operation,
+    which a restarted suite's path can leave), still within `max_suites` and the budget.
     """
     report = StatefulReport(allowed=tuple(allowed))
     sent = dict(headers or {})
@@ -315,9 +320,14 @@ def run_stateful(
         # A state machine on a live server is not replayable: once the server's state makes a
         # replayed choice go another way, Hypothesis gives up ("Flaky"). Like schemathesis' own
         # runner, start another suite then, on the next seed, until enough scenarios ran.
-        while report.scenarios < scenarios and suites < max_suites:
+        def wanted() -> int:
+            if report.scenarios < scenarios:
+                return scenarios - report.scenarios
+            return 0 if until is None or until(report) else max(1, scenarios // 4)
+
+        while suites < max_suites and (examples := wanted()) > 0:
             settings = hypothesis.settings(
-                max_examples=scenarios - report.scenarios,
+                max_examples=examples,
                 stateful_step_count=steps,
                 database=None,
                 deadline=None,

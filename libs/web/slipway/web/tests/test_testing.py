@@ -122,3 +122,23 @@ def test_fuzzing_finds_a_server_error(service_settings: ServiceSettings) -> None
         fuzz_operations(fuzz_schema(app))
     assert [type(error) for error in failure.value.exceptions] == [ServerError]
     assert "even divisors are not handled" not in str(failure.value)  # a problem, no trace
+
+
+def test_a_stateful_run_goes_on_until_the_report_is_enough(
+    service_settings: ServiceSettings,
+) -> None:
+    """`until` adds suites past `scenarios` while the report is short (here: of calls)."""
+    from slipway.web.testing.stateful import run_stateful
+
+    app = create_app(service_settings, ServiceParts(routers=[widgets_router()]))
+    plain = run_stateful(fuzz_schema(app), scenarios=4, steps=2, budget_seconds=30)
+    more = run_stateful(
+        fuzz_schema(app),
+        scenarios=4,
+        steps=2,
+        budget_seconds=30,
+        until=lambda report: report.scenarios >= 12,
+    )
+    assert plain.scenarios < 12
+    assert more.scenarios >= 12
+    assert more.suites > plain.suites

@@ -284,6 +284,7 @@ def run_contexts_statefully(database_url: str) -> StatefulReport:
         scenarios=SCENARIOS,
         steps=STEPS,
         budget_seconds=BUDGET_SECONDS,
+        until=lambda done: all(done.successes(op) >= n for op, n in AT_LEAST.items()),
     )
     print(report.summary())  # pytest shows it with the test's output
     assert_no_unexpected_failures(report)
