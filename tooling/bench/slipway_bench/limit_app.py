@@ -3,8 +3,9 @@
 `python -m slipway_bench.limit_app --port PORT --dsn postgresql://...` serves, on the tables the
 contexts service's migrations created, the same SQL the service's adapter
 (`contexts.adapters.sql`) runs per request, and nothing else: no auth, no middleware, no
-validation beyond reading the JSON, no logging. Served by uvicorn like the service (one process,
-uvloop, httptools), pinned by the benchmark to the service's core.
+validation beyond reading the JSON, no logging. Served by uvicorn like the service (uvloop,
+httptools; one process, or `--workers N` processes on one socket), pinned by the benchmark to
+the service's cores.
 
 - `GET /v1/contexts/{ns}/{name}`: the adapter's one indexed SELECT of the latest version;
 - `PUT` / `PATCH` (RFC 7396 merge of `body` and `labels`): one transaction with
@@ -12,7 +13,8 @@ uvloop, httptools), pinned by the benchmark to the service's core.
   version, the pointer move (an INSERT for version 1), the labels replaced, the audit row and
   the outbox row, as `SqlContextRepository.get(for_update=True)`, `.append`, `SqlAuditLog` and
   `SqlOutbox` do on PostgreSQL;
-- `GET /v1/contexts/{ns}?limit=N`: the adapter's page query (pointer join, by name).
+- `GET /v1/contexts/{ns}?limit=N`: the adapter's page query (pointer join, by name), N + 1
+  rows: the one beyond the page says whether there is a next one.
 """
 
 import argparse
@@ -255,10 +257,21 @@ def build_app(dsn: str, pool_size: int) -> FastAPI:
 
     @app.get("/v1/contexts/{ns}")
     async def list_contexts(ns: str, limit: int = 50) -> Response:
-        rows = await state["pool"].fetch(SELECT_PAGE, ns, limit)
-        return _json(200, {"items": [dict(row) for row in rows]})
+        # One row beyond the page, as any cursor pagination needs to know whether a next page
+        # exists (the service reads a batch of MAX_PAGE_SIZE + 1 rows: more, not less).
+        rows = await state["pool"].fetch(SELECT_PAGE, ns, limit + 1)
+        return _json(200, {"items": [dict(row) for row in rows[:limit]]})
 
     return app
+
+
+DSN_VARIABLE = "SLIPWAY_BENCH_LIMIT_DSN"
+POOL_SIZE_VARIABLE = "SLIPWAY_BENCH_LIMIT_POOL_SIZE"
+
+
+def app_from_environment() -> FastAPI:
+    """`build_app` from `SLIPWAY_BENCH_LIMIT_DSN` and `..._POOL_SIZE`: each worker's factory."""
+    return build_app(os.environ[DSN_VARIABLE], int(os.environ[POOL_SIZE_VARIABLE]))
 
 
 def main() -> None:
@@ -266,18 +279,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dsn", required=True, help="postgresql://... of the migrated database")
-    parser.add_argument("--pool-size", type=int, default=15)
+    parser.add_argument("--pool-size", type=int, default=15, help="connections per worker")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    config = uvicorn.Config(
-        build_app(args.dsn, args.pool_size),
+    # The workers (uvicorn's Multiprocess: one shared listening socket, spawned processes)
+    # import the app by name, so its arguments travel in the environment.
+    os.environ[DSN_VARIABLE] = args.dsn
+    os.environ[POOL_SIZE_VARIABLE] = str(args.pool_size)
+    uvicorn.run(
+        "slipway_bench.limit_app:app_from_environment",
+        factory=True,
         host=HOST,
         port=args.port,
+        workers=args.workers,
         lifespan="on",
         log_config=None,
         access_log=False,
         **UVICORN_OPTIONS,
     )
-    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -35,3 +35,51 @@ def parse_rss_bytes(status: str) -> int:
 def process_rss_bytes(pid: int) -> int:
     """The resident set size of process `pid` now, in bytes."""
     return parse_rss_bytes(Path(f"/proc/{pid}/status").read_text())
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of process `pid` (from every thread's `children` file)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:  # the thread or the process ended meanwhile
+            continue
+    return sorted(set(children))
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants alive now, parents first ([] if `pid` is gone)."""
+    if not Path(f"/proc/{pid}").exists():
+        return []
+    tree, index = [pid], 0
+    while index < len(tree):
+        tree.extend(c for c in child_pids(tree[index]) if c not in tree)
+        index += 1
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds so far of `pid` and its live descendants, together."""
+    return sum(process_cpu_seconds(p) for p in process_tree(pid))
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """VmRSS of `pid` and its live descendants, summed (shared pages count in each)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            total += process_rss_bytes(p)
+        except (OSError, ValueError):  # ended meanwhile, or a zombie
+            continue
+    return total
+
+
+def pin_tree(pid: int, cpus: set[int]) -> None:
+    """Restrict every thread of `pid` and its descendants to `cpus` (new children inherit it)."""
+    for p in process_tree(pid):
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                os.sched_setaffinity(int(task.name), cpus)
+            except (OSError, ValueError):  # the thread ended meanwhile
+                continue
