@@ -181,7 +181,7 @@ def markdown(explained: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
                 flags = item["summary"]
                 lines += [
                     "```sql",
-                    item["sql"],
+                    "\n".join(line.rstrip() for line in item["sql"].splitlines()),
                     "```",
                     "",
                     "parameters: "

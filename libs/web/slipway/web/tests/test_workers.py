@@ -230,7 +230,8 @@ async def test_sigterm_drains_every_worker(tmp_path: Path, to_group: bool) -> No
 
     assert ready.status_code == 503, running.output()  # draining, not closed
     assert [r.status_code for r in responses] == [200] * 20, running.output()
-    assert answered_by == children, running.output()
+    # Which worker accepts which connection is the kernel's choice: both stop cleanly below.
+    assert answered_by <= children, running.output()
     assert exit_code == 0, running.output()
     assert set(journals) == children
     stops = [text.splitlines()[-1] for text in journals.values()]
