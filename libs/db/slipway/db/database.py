@@ -1,13 +1,13 @@
 """`Database`: the engine and session factory as a slipway.web Resource, with readiness."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
+from sqlalchemy import Select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import Pool
@@ -15,6 +15,7 @@ from sqlalchemy.pool import Pool
 from slipway.db.disconnects import is_disconnect
 from slipway.db.engine import create_autocommit_engine, create_engine
 from slipway.db.metrics import DatabaseMetrics, database_metrics
+from slipway.db.reads import ReadRow, fetch_rows
 from slipway.db.settings import DatabaseSettings
 from slipway.db.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -163,6 +164,29 @@ class Database:
         self.metrics.read_retries.labels(self.name).inc()
         async with self.read_connection() as connection:
             return await work(connection)
+
+    async def fetch_all(
+        self, statement: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> list[ReadRow]:
+        """The rows of one prebuilt SELECT, as a `read` (autocommit, re-run once on a disconnect).
+
+        On PostgreSQL the statement is compiled once and sent by asyncpg itself on the pooled
+        connection (its prepared-statement cache, no SQLAlchemy execution); on SQLite it runs
+        through Core. Rows are named tuples with the same values on both (`slipway.db.reads`).
+        """
+        arguments = params or {}
+
+        async def run(connection: AsyncConnection) -> list[ReadRow]:
+            return await fetch_rows(connection, statement, arguments)
+
+        return await self.read(run)
+
+    async def fetch_one(
+        self, statement: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> ReadRow | None:
+        """The first row of `fetch_all(statement, params)`, or None."""
+        rows = await self.fetch_all(statement, params)
+        return rows[0] if rows else None
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqlAlchemyUnitOfWork]:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from slipway.db.disconnects import install_closed_connection_check
+from slipway.db.fair_pool import FairAsyncAdaptedQueuePool
 from slipway.db.settings import DatabaseSettings
 
 
@@ -24,6 +25,8 @@ def engine_options(settings: DatabaseSettings, url: URL, application_name: str) 
         options["poolclass"] = StaticPool
     else:
         options |= {
+            # Waiting checkouts served in arrival order (slipway.db.fair_pool).
+            "poolclass": FairAsyncAdaptedQueuePool,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
             "pool_timeout": settings.pool_timeout_seconds,

@@ -2,13 +2,15 @@
 
 import asyncio
 import multiprocessing
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, TextClause, inspect, text
+from sqlalchemy.exc import IntegrityError
 
-from slipway.db import Database
+from slipway.db import Database, migrations
 from slipway.db.migrations import current_revision, downgrade, upgrade, upgrade_sql
 from slipway.db.testing import throwaway_postgres_database, throwaway_sqlite_database
 
@@ -66,6 +68,94 @@ async def test_concurrent_upgrades_of_an_empty_postgres_database_queue(
             ]
             await asyncio.gather(*runs)
         assert await current_revision(database.url, db_migrations_dir) == "0001"
+        assert "notes" in await tables(database)
+
+
+# The sample migrations, with an env.py whose first applied revision holds its transaction
+# open until another connection waits on it: whichever of two concurrent upgrades migrates
+# first lets the other one reach the point where the race is won or lost.
+HOLDING_ENV = """
+import time
+
+from sqlalchemy import text
+
+from slipway.db.migrations import run_migrations
+
+BLOCKED_BY_ME = text(
+    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+    " AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+)
+
+
+def hold_until_another_waits(ctx, **_):
+    deadline = time.monotonic() + 60
+    while not ctx.connection.execute(BLOCKED_BY_ME).scalar():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other upgrade never waited on this one")
+        time.sleep(0.01)
+
+
+run_migrations(target_metadata=None, on_version_apply=hold_until_another_waits)
+"""
+
+
+def holding_migrations(sample: Path, directory: Path) -> Path:
+    """A copy of the `sample` migrations whose env.py is HOLDING_ENV."""
+    copy = shutil.copytree(sample, directory / "holding_migrations")
+    (copy / "env.py").write_text(HOLDING_ENV, encoding="utf-8")
+    return copy
+
+
+def _upgrade_without_the_lock(url: str, migrations_dir: str) -> None:
+    def no_lock(statement: str) -> TextClause:
+        if "pg_advisory_xact_lock" in statement:
+            return text("SELECT CAST(:key AS bigint)")  # the same round trip, no lock
+        return text(statement)
+
+    setattr(migrations, "text", no_lock)  # noqa: B010 - in this spawned process only
+    _upgrade_in_a_process(url, migrations_dir)
+
+
+async def two_upgrades_at_once(
+    url: str, migrations_dir: Path, *, lock: bool
+) -> list[BaseException | None]:
+    """Two upgrades, each in its own process (as workers are); their exceptions."""
+    run = _upgrade_in_a_process if lock else _upgrade_without_the_lock
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+        loop = asyncio.get_running_loop()
+        outcomes = await asyncio.gather(
+            *(loop.run_in_executor(pool, run, url, str(migrations_dir)) for _ in range(2)),
+            return_exceptions=True,
+        )
+    return [outcome if isinstance(outcome, BaseException) else None for outcome in outcomes]
+
+
+@pytest.mark.integration
+async def test_two_concurrent_upgrades_race_without_the_migration_lock(
+    postgres_url: str, db_migrations_dir: Path, tmp_path: Path
+) -> None:
+    """What the lock guards against: the second CREATE TABLE fails once the first commits."""
+    holding = holding_migrations(db_migrations_dir, tmp_path)
+    async with throwaway_postgres_database(postgres_url) as database:
+        url = database.url.render_as_string(hide_password=False)
+        outcomes = await two_upgrades_at_once(url, holding, lock=False)
+        failed = [outcome for outcome in outcomes if outcome is not None]
+        assert len(failed) == 1, outcomes
+        assert isinstance(failed[0], IntegrityError), failed  # pg_type's key: the same table
+        assert await current_revision(database.url, holding) == "0001"  # the first one's
+
+
+@pytest.mark.integration
+async def test_two_concurrent_upgrades_queue_on_the_migration_lock(
+    postgres_url: str, db_migrations_dir: Path, tmp_path: Path
+) -> None:
+    """With the lock the second upgrade waits for the first's commit, then has nothing to do."""
+    holding = holding_migrations(db_migrations_dir, tmp_path)
+    async with throwaway_postgres_database(postgres_url) as database:
+        url = database.url.render_as_string(hide_password=False)
+        assert await two_upgrades_at_once(url, holding, lock=True) == [None, None]
+        assert await current_revision(database.url, holding) == "0001"
         assert "notes" in await tables(database)
 
 

@@ -1,0 +1,171 @@
+"""Single-statement reads of a prebuilt Core SELECT, straight on the asyncpg connection.
+
+`CompiledRead` compiles a statement once per dialect: the SQL text (PostgreSQL's `$n`
+placeholders), the order of its parameters, SQLAlchemy's own bind and result processors for
+the statement's types, and a named-tuple row type. On asyncpg, `fetch_rows` sends the text
+with `Connection.fetch` on the driver connection of a pooled SQLAlchemy connection: asyncpg's
+prepared-statement cache and the JSON codecs SQLAlchemy installed on connect do the rest,
+without SQLAlchemy's per-execution work (cache key, result metadata, greenlet hop). Errors are
+raised as SQLAlchemy's (`DBAPIError`, with `connection_invalidated` after a disconnect), as a
+Core execution raises them. Elsewhere (SQLite) the statement runs through Core, and the rows
+come back as the same named tuples.
+"""
+
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Processor = Callable[[Any], Any] | None
+ReadRow = Any  # a named tuple per statement, so its fields are not known statically
+"""A row of a read: a named tuple (`row.version`, `row[2]`, unpacking, `row._asdict()`)."""
+
+
+def _keys(statement: sa.Select[Any]) -> list[str]:
+    return [str(key) for key in statement.selected_columns.keys()]  # noqa: SIM118  # iterating yields columns
+
+
+class CompiledRead:
+    """One SELECT compiled for one dialect, with its processors and row type."""
+
+    __slots__ = (
+        "_binds",
+        "_defaults",
+        "_results",
+        "driver_direct",
+        "parameter_names",
+        "row_type",
+        "sql",
+    )
+
+    def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("expanding or literal-execute parameters are not supported")
+        self.sql: str = compiled.string
+        self.parameter_names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        # Values the statement carries itself (`.limit(1)` is a bound parameter too).
+        self._defaults: dict[str, Any] = {
+            name: compiled.binds[name].value
+            for name in self.parameter_names
+            if not compiled.binds[name].required
+        }
+        self._binds: tuple[Processor, ...] = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.parameter_names
+        )
+        self.row_type: type[ReadRow] = namedtuple("ReadRow", _keys(statement), rename=True)  # type: ignore[misc]
+        try:
+            results = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in statement.selected_columns
+            )
+        except (TypeError, exc.SQLAlchemyError):
+            # A type whose processing depends on the driver's type code of the column (a
+            # Numeric on asyncpg): such a statement runs through Core instead.
+            results, self.driver_direct = (), False
+        else:
+            self.driver_direct = True
+        self._results: tuple[Processor, ...] | None = (
+            results if any(p is not None for p in results) else None
+        )
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for `params`, through the types' bind processors."""
+        defaults = self._defaults
+        values = [
+            params[name] if name in params or name not in defaults else defaults[name]
+            for name in self.parameter_names
+        ]
+        for index, process in enumerate(self._binds):
+            if process is not None:
+                values[index] = process(values[index])
+        return values
+
+    def of_core(self, rows: Iterable[Sequence[Any]]) -> list[ReadRow]:
+        """Rows of a Core execution of the statement (already processed), as `ReadRow`s."""
+        make = self.row_type._make
+        return [make(row) for row in rows]
+
+    def of_driver(self, records: Iterable[Sequence[Any]]) -> list[ReadRow]:
+        """The driver's records of `sql`, through the types' result processors."""
+        make = self.row_type._make
+        processors = self._results
+        if processors is None:
+            return [make(record) for record in records]
+        return [
+            make(
+                [
+                    value if p is None else p(value)
+                    for p, value in zip(processors, record, strict=True)
+                ]
+            )
+            for record in records
+        ]
+
+
+_compiled: "weakref.WeakKeyDictionary[sa.Select[Any], dict[str, CompiledRead]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def compiled_read(statement: sa.Select[Any], dialect: Dialect) -> CompiledRead:
+    """`statement` compiled for `dialect`, once per (statement object, dialect name)."""
+    per_dialect = _compiled.get(statement)
+    if per_dialect is None:
+        per_dialect = _compiled[statement] = {}
+    found = per_dialect.get(dialect.name)
+    if found is None:
+        found = per_dialect[dialect.name] = CompiledRead(statement, dialect)
+    return found
+
+
+def _translated(error: Exception, adapted: Any, read: CompiledRead, dialect: Dialect) -> Exception:
+    """`error` from asyncpg as SQLAlchemy reports it (its DBAPI error, wrapped)."""
+    dbapi = dialect.loaded_dbapi
+    try:
+        adapted._handle_exception(error)  # raises the adapter's DBAPI error for `error`
+    except dbapi.Error as dbapi_error:
+        invalidated = dialect.is_disconnect(dbapi_error, adapted, None)
+        return exc.DBAPIError.instance(
+            read.sql,
+            None,
+            dbapi_error,
+            dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        )
+    except Exception as other:
+        return other
+    return error  # pragma: no cover - _handle_exception always raises
+
+
+async def fetch_rows(
+    connection: AsyncConnection, statement: sa.Select[Any], params: Mapping[str, Any]
+) -> list[ReadRow]:
+    """The rows of `statement` with `params` on `connection` (driver-direct on asyncpg).
+
+    On asyncpg the connection must not be in a transaction of SQLAlchemy's: the statement
+    runs on its own (its implicit transaction), as on an autocommit connection. A lost
+    connection is invalidated, and the error says so (`connection_invalidated`).
+    """
+    dialect = connection.dialect
+    read = compiled_read(statement, dialect)
+    if dialect.driver != "asyncpg" or not read.driver_direct:
+        result = await connection.execute(statement, params)
+        return read.of_core(result.all())
+    arguments = read.arguments(params)
+    adapted: Any = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    try:
+        records = await adapted.driver_connection.fetch(read.sql, *arguments)
+    except Exception as error:
+        translated = _translated(error, adapted, read, dialect)
+        if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
+            await connection.invalidate(translated)
+        raise translated from error
+    return read.of_driver(records)
