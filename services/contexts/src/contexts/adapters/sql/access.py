@@ -6,7 +6,6 @@ autocommit connection, with no transaction around it.
 """
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contexts.adapters.sql.tables import context_versions, contexts_current
 from contexts.domain.events import ContextAccess
@@ -39,13 +38,9 @@ class SqlAccessLookup:
     async def access_of(self, key: ContextKey) -> ContextAccess | None:
         """The latest version's number, owner and ACL (a tombstone's included), or None."""
 
-        async def run(connection: AsyncConnection) -> ContextAccess | None:
-            params = {"namespace": key.namespace, "name": key.name}
-            row = (await connection.execute(_ACCESS, params)).one_or_none()
-            if row is None:
-                return None
-            return ContextAccess(
-                version=row.version, owner=row.owner, acl=Acl.model_validate(row.acl)
-            )
-
-        return await self._database.read(run)
+        params = {"namespace": key.namespace, "name": key.name}
+        row = await self._database.fetch_one(_ACCESS, params)
+        if row is None:
+            return None
+        version, owner, acl = row
+        return ContextAccess(version=version, owner=owner, acl=Acl.model_validate(acl))

@@ -95,13 +95,9 @@ def _key_params(key: ContextKey) -> dict[str, Any]:
 
 
 async def _contexts(
-    scope: ConnectionScope, query: sa.Executable, params: Mapping[str, Any]
+    scope: ConnectionScope, query: sa.Select[Any], params: Mapping[str, Any]
 ) -> list[Context]:
-    async def run(connection: AsyncConnection) -> list[Context]:
-        result = await connection.execute(query, params)
-        return [to_context(row) for row in result.all()]
-
-    return await scope.read(run)
+    return [to_context(row) for row in await scope.fetch_all(query, params)]
 
 
 class SqlContextRepository:

@@ -1,4 +1,8 @@
-"""Rows of `context_versions` to domain `Context`s and back, without validating stored rows.
+"""Rows to domain objects and back: `context_versions` as `Context`s, `audit_log` as
+`AuditEntry`s, without validating stored rows.
+
+Each table has here the columns its reads select, in the order the mapping unpacks them, and
+the INSERT parameters of a domain object: one place where a column is added or renamed.
 
 A stored row was validated when it was written: reading it back re-runs none of pydantic's
 checks (`model_construct`), which is most of what building a `Context` costs. What a row
@@ -9,11 +13,25 @@ and ACL entries from before today's pattern (`_stored_acl`).
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from contexts.adapters.sql.tables import context_versions
+from contexts.adapters.sql.tables import audit_log, context_versions
+from contexts.domain.audit import AuditEntry
+from contexts.domain.events import ChangeAction
 from contexts.domain.model import MAX_SAFE_INTEGER, Acl, Context, ContextKey
 
 # The columns every read of versions selects, in this order (`to_context` unpacks them).
 VERSION_COLUMNS = tuple(context_versions.c)
+_a = audit_log.c
+# The columns a read of audit entries selects, in this order (`to_audit_entry` unpacks them).
+AUDIT_COLUMNS = (
+    _a.entry_id,
+    _a.actor,
+    _a.action,
+    _a.version,
+    _a.before_hash,
+    _a.after_hash,
+    _a.request_id,
+    _a.occurred_at,
+)
 
 
 def row_values(context: Context) -> dict[str, Any]:
@@ -109,4 +127,36 @@ def to_context(row: Sequence[Any]) -> Context:
         updated_at=updated_at,
         updated_by=updated_by,
         etag=etag,
+    )
+
+
+def audit_values(entry: AuditEntry) -> dict[str, Any]:
+    """The `audit_log` row of an entry, as INSERT parameters."""
+    return {
+        "entry_id": entry.entry_id,
+        "actor": entry.actor,
+        "action": entry.action.value,
+        "namespace": entry.key.namespace,
+        "name": entry.key.name,
+        "version": entry.version,
+        "before_hash": entry.before_hash,
+        "after_hash": entry.after_hash,
+        "request_id": entry.request_id,
+        "occurred_at": entry.at,
+    }
+
+
+def to_audit_entry(row: Sequence[Any], key: ContextKey) -> AuditEntry:
+    """The `AuditEntry` of `key` from a row selected as `AUDIT_COLUMNS`."""
+    entry_id, actor, action, version, before_hash, after_hash, request_id, occurred_at = row
+    return AuditEntry(
+        entry_id=entry_id,
+        actor=actor,
+        action=ChangeAction(action),
+        key=key,
+        version=version,
+        before_hash=before_hash,
+        after_hash=after_hash,
+        request_id=request_id,
+        at=occurred_at,
     )

@@ -1,15 +1,19 @@
 """`ConnectionScope`: how the SQL repositories of one unit of work reach the database.
 
-Reads go through `read`: on the unit of work's transaction once it has one (so they see its
+Reads go through `fetch_all` (one prebuilt SELECT; on PostgreSQL sent by asyncpg itself) or
+`read`: on the unit of work's transaction once it has one (so they see its
 own writes and hold its locks), otherwise as a statement of its own on an autocommit
 connection, with no `BEGIN`/`ROLLBACK` around it. Writes and locking reads go through
 `transaction`, which begins the unit of work's one transaction on first use.
 """
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from slipway.db.reads import ReadRow
 
 T = TypeVar("T")
 
@@ -24,6 +28,12 @@ class ConnectionScope(Protocol):
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """`work` on the open transaction, or alone on an autocommit connection (read-only)."""
+        ...
+
+    async def fetch_all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> list[ReadRow]:
+        """The rows of one SELECT: in the open transaction, or alone (`Database.fetch_all`)."""
         ...
 
     async def transaction(self) -> AsyncConnection:

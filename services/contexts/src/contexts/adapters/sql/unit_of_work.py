@@ -11,10 +11,11 @@ and SQLite's driver only opens a transaction before a write. Where a use-case re
 says why the two reads need no common snapshot (`contexts.domain.service`).
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +25,7 @@ from contexts.adapters.sql.outbox import SqlOutbox, change_outbox
 from contexts.adapters.sql.repository import SqlContextRepository
 from contexts.domain.errors import Conflict
 from slipway.db import Database
+from slipway.db.reads import ReadRow, compiled_read
 from slipway.events import Outbox
 
 T = TypeVar("T")
@@ -79,6 +81,17 @@ class SqlUnitOfWork:
         if self._connection is not None:
             return await work(self._connection)
         return await self._database.read(work)
+
+    async def fetch_all(
+        self, statement: sa.Select[Any], params: Mapping[str, Any]
+    ) -> list[ReadRow]:
+        """One SELECT's rows: in the transaction once there is one, else `Database.fetch_all`."""
+        self._check_entered()
+        connection = self._connection
+        if connection is None:
+            return await self._database.fetch_all(statement, params)
+        result = await connection.execute(statement, params)
+        return compiled_read(statement, connection.dialect).of_core(result.all())
 
     async def transaction(self) -> AsyncConnection:
         """The transaction's connection; the first call checks one out and begins."""

@@ -42,6 +42,9 @@ def bearer(
         subject=subject,
         scopes=list(scopes),
         claims={"groups": list(groups)} if groups else None,
+        # Test modules build their headers at import: a slow run (a loaded CI machine) must
+        # not outlive them (300 s by default).
+        expires_in=3600,
     )
     return {"Authorization": f"Bearer {token}"}
 

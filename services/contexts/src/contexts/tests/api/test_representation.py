@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from contexts.api.representation import RenderedVersions, json_response, render_context
 from contexts.api.schemas import ContextOut, ContextPage, VersionList
@@ -195,6 +196,25 @@ def test_a_version_too_large_for_the_cache_is_rendered_every_time() -> None:
     cache = RenderedVersions(max_bytes=64 * 1000)
     assert cache.render(context) == _before(ContextOut.of(context))
     assert (len(cache), cache.size) == (0, 0)
+
+
+def test_the_cache_counts_hits_misses_evictions_and_bytes_on_its_registry() -> None:
+    registry = CollectorRegistry()
+    sizes = [len(render_context(context)) for context in CONTEXTS[:3]]
+    cache = RenderedVersions(max_bytes=64 * max(sizes), registry=registry)
+    other = RenderedVersions(registry=registry)  # two caches on one registry add up
+    for context in (*CONTEXTS, CONTEXTS[-1]):
+        cache.render(context)
+    other.render(CONTEXTS[0])
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(f"contexts_render_cache_{name}", labels)
+
+    assert sample("lookups_total", outcome="hit") == 1
+    assert sample("lookups_total", outcome="miss") == len(CONTEXTS) + 1
+    kept = [c for c in CONTEXTS if len(render_context(c)) <= cache.max_bytes // 64]
+    assert sample("evictions_total") == len(kept) - len(cache) > 0  # each kept, then dropped
+    assert sample("bytes") == cache.size + other.size > 0
 
 
 def test_another_version_or_etag_of_a_key_is_rendered_afresh() -> None:

@@ -2,6 +2,7 @@
 autocommit statements (no BEGIN/ROLLBACK around them), each write as one transaction of
 exactly the statements it needs, and the outbox's wake-up only after a commit."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import Pool
 
 from contexts.adapters.sql import SqlUnitOfWorkFactory
 from contexts.adapters.sql.outbox import SqlOutbox
@@ -70,15 +72,54 @@ def statements() -> Iterator[list[tuple[str, bool]]]:
         event.remove(Engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def sent_by_asyncpg() -> Iterator[list[tuple[str, bool]]]:
+    """What asyncpg itself sends while inside, from its query logger: the statements of
+    `Database.fetch_all` and every BEGIN/COMMIT/ROLLBACK (SQLAlchemy's executions of its own
+    prepared statements are not logged: `statements()` sees those). Each as (first word,
+    True): a statement sent outside any BEGIN runs in autocommit."""
+    sent: list[tuple[str, bool]] = []
+    drivers: list[Any] = []
+
+    def log(record: Any) -> None:
+        sent.append((record.query.split()[0].upper().rstrip(";"), True))
+
+    def attach(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if hasattr(driver, "add_query_logger"):
+            driver.add_query_logger(log)
+            drivers.append(driver)
+
+    event.listen(Pool, "checkout", attach)
+    try:
+        yield sent
+    finally:
+        event.remove(Pool, "checkout", attach)
+        for driver in drivers:
+            driver.remove_query_logger(log)
+
+
 async def test_reads_are_single_statements_outside_any_transaction(world: SqlWorld) -> None:
     await world.registry.put(ALICE, KEY, document("v1", team="a"))
-    with statements() as sent:
+    with statements() as sent, sent_by_asyncpg() as sent_by_driver:
         await world.registry.get(BOB, KEY)
         await world.registry.list(BOB, KEY.namespace)
         await world.registry.get_version(BOB, KEY, 1)
         await world.registry.versions(BOB, KEY)
         await world.registry.audit(BOB, KEY)
-    assert sent == [("SELECT", True)] * 8
+        await asyncio.sleep(0.01)  # asyncpg calls its query loggers soon, not at once
+    assert sent + sent_by_driver == [("SELECT", True)] * 8
+
+
+async def test_the_asyncpg_log_sees_a_transaction(world: SqlWorld) -> None:
+    """The check above would see a BEGIN or ROLLBACK around a read: a write's are seen."""
+    if world.database.engine.dialect.name != "postgresql":
+        pytest.skip("asyncpg's query log: PostgreSQL only")
+    with sent_by_asyncpg() as sent_by_driver:
+        await world.registry.put(ALICE, KEY, document("v1", team="a"))
+        await asyncio.sleep(0.01)
+    verbs = [verb for verb, _ in sent_by_driver]
+    assert (verbs[0], verbs[-1]) == ("BEGIN", "COMMIT")
 
 
 async def test_a_write_is_one_transaction_of_the_statements_it_needs(world: SqlWorld) -> None:
