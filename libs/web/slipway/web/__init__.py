@@ -13,6 +13,7 @@ from slipway.web.json_body import refuse_duplicate_keys
 from slipway.web.lifecycle import BackgroundTask, Lifecycle, ReadinessCheck, Resource
 from slipway.web.media_types import MediaTypeGuard, accepts
 from slipway.web.parts import AppAuth, Mount, ServiceParts
+from slipway.web.precompiled_route import PrecompiledRoute
 from slipway.web.problems import ProblemError, problem_response
 from slipway.web.responses import ORJSONResponse, ProblemResponse
 from slipway.web.server import DrainingServer, build_server, serve
@@ -33,6 +34,7 @@ __all__ = [
     "MediaTypeGuard",
     "Mount",
     "ORJSONResponse",
+    "PrecompiledRoute",
     "ProblemError",
     "ProblemResponse",
     "RateLimitSettings",

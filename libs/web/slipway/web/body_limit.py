@@ -4,6 +4,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.web.problems import problem_response
 
+# What `BodyLimitMiddleware.framing` says a request needs.
+PASS, REFUSE, COUNT = 0, 1, 2
+
 
 class _BodyTooLargeError(Exception):
     """Raised from `receive` once the body passes the limit; the middleware answers 413."""
@@ -16,19 +19,21 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 413 and close the connection."""
         response = problem_response(
             scope, 413, detail=f"request body exceeds {self.max_body_bytes} bytes"
         )
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check Content-Length up front, then count streamed bytes as the app reads them."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared: int | None = None
+    def framing(self, scope: Scope) -> int:
+        """What the HTTP request `scope` needs: `PASS`, `REFUSE` (413 now) or `COUNT`.
+
+        HTTP/1.x frames the body by Content-Length (refused up front when over the limit; the
+        server never delivers more) or, with neither header, has none: nothing to count. Only
+        chunked bodies (and other protocols) are counted as they arrive.
+        """
         chunked = False
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -37,17 +42,28 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > self.max_body_bytes:
-                    await self._refuse(scope, receive, send)
-                    return
+                    return REFUSE
             elif name == b"transfer-encoding":
                 chunked = True
         if scope.get("http_version", "1.1") in ("1.0", "1.1") and not chunked:
-            # HTTP/1.x frames the body by Content-Length (checked above, and the server never
-            # delivers more) or, with neither header, has none: nothing to count. Only
-            # chunked bodies (and other protocols) are counted as they arrive.
+            return PASS
+        return COUNT
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check Content-Length up front, then count streamed bytes as the app reads them."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        framing = self.framing(scope)
+        if framing == PASS:
+            await self.app(scope, receive, send)
+        elif framing == REFUSE:
+            await self.refuse(scope, receive, send)
+        else:
+            await self.counted(scope, receive, send)
 
+    async def counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, counting the body's bytes as it reads them; 413 past the limit."""
         received = 0
         exceeded = False
         started = False
@@ -78,4 +94,4 @@ class BodyLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._refuse(scope, receive, send)
+            await self.refuse(scope, receive, send)

@@ -32,19 +32,30 @@ class RequestLimitsMiddleware:
         self.max_url_bytes = max_url_bytes
         self.max_header_bytes = max_header_bytes
 
+    def refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """(414 or 431, detail) when the HTTP request `scope` is over a limit, else None."""
+        if target_bytes(scope) > self.max_url_bytes:
+            return 414, f"request target exceeds {self.max_url_bytes} bytes"
+        if header_bytes(scope.get("headers", ())) > self.max_header_bytes:
+            return 431, f"request headers exceed {self.max_header_bytes} bytes"
+        return None
+
+    async def refuse(
+        self, scope: Scope, receive: Receive, send: Send, refusal: tuple[int, str]
+    ) -> None:
+        """Answer the `refusal` problem and close the connection."""
+        status, detail = refusal
+        # The problem's `instance` is the path; a huge one is not echoed back.
+        short = {**scope, "path": scope.get("path", "")[:256], "root_path": ""}
+        response = problem_response(short, status, detail=detail)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the problem, or pass the request on untouched."""
         if scope["type"] == "http":
-            status = 0
-            if target_bytes(scope) > self.max_url_bytes:
-                status, detail = 414, f"request target exceeds {self.max_url_bytes} bytes"
-            elif header_bytes(scope.get("headers", ())) > self.max_header_bytes:
-                status, detail = 431, f"request headers exceed {self.max_header_bytes} bytes"
-            if status:
-                # The problem's `instance` is the path; a huge one is not echoed back.
-                short = {**scope, "path": scope.get("path", "")[:256], "root_path": ""}
-                response = problem_response(short, status, detail=detail)
-                response.headers["Connection"] = "close"
-                await response(scope, receive, send)
+            refusal = self.refusal(scope)
+            if refusal is not None:
+                await self.refuse(scope, receive, send, refusal)
                 return
         await self.app(scope, receive, send)

@@ -206,10 +206,19 @@ class UnhandledErrorMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            log_unhandled_error(scope)
             if started:
                 raise
-            response = problem_response(
-                scope, 500, detail="An unexpected error occurred; quote the request_id."
-            )
-            await response(scope, receive, send)
+            await unhandled_error_response(scope)(scope, receive, send)
+
+
+def log_unhandled_error(scope: Scope) -> None:
+    """Log the exception being handled, with the request's method and path."""
+    logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+
+
+def unhandled_error_response(scope: Scope) -> ProblemResponse:
+    """The 500 problem an unhandled exception is answered with (no traceback)."""
+    return problem_response(
+        scope, 500, detail="An unexpected error occurred; quote the request_id."
+    )

@@ -1,17 +1,16 @@
 """The platform's middleware stack, outermost first: the one place its order is decided."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry import trace
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from slipway.web.body_limit import BodyLimitMiddleware
-from slipway.web.limits import RequestLimitsMiddleware
+from slipway.web.guard import RequestGuardMiddleware
 from slipway.web.parts import AppAuth
 from slipway.web.platform_layer import PlatformLayerMiddleware
-from slipway.web.problems import UnhandledErrorMiddleware
-from slipway.web.ratelimit import KeyFunc, RateLimitBackend, RateLimitMiddleware
+from slipway.web.ratelimit import KeyFunc, RateLimitBackend
 from slipway.web.security import cors_options
 from slipway.web.settings import WebSettings
 
@@ -61,28 +60,28 @@ def platform_middleware(
     ]
     if web.cors_origins:
         stack.append(Middleware(CORSMiddleware, **cors_options(web, CORS_EXPOSED_HEADERS)))
-    stack.append(
-        Middleware(
-            RequestLimitsMiddleware,
-            max_url_bytes=web.max_url_bytes,
-            max_header_bytes=web.max_header_bytes,
-        )
-    )
-    stack.append(Middleware(UnhandledErrorMiddleware))
-    if auth is not None:
-        stack.append(auth.middleware())
+    # The URL and header limits, the error guard, the rate limiter and the body limit, fused:
+    # one layer, or two with auth between them (docs/performance.md).
+    checks: dict[str, Any] = {
+        "max_url_bytes": web.max_url_bytes,
+        "max_header_bytes": web.max_header_bytes,
+        "unhandled_errors": True,
+    }
+    inner: dict[str, Any] = {"max_body_bytes": web.max_body_bytes}
     if rate_limit_backend is not None:
         limits = web.rate_limit
-        stack.append(
-            Middleware(
-                RateLimitMiddleware,
-                backend=rate_limit_backend,
-                requests=limits.requests,
-                window_seconds=limits.window_seconds,
-                key_func=rate_limit_key,
-                exempt_paths=(*limits.exempt_paths, *exempt_paths),
-            )
+        inner.update(
+            rate_limit_backend=rate_limit_backend,
+            rate_limit_requests=limits.requests,
+            rate_limit_window_seconds=limits.window_seconds,
+            rate_limit_key=rate_limit_key,
+            rate_limit_exempt_paths=(*limits.exempt_paths, *exempt_paths),
         )
-    stack.append(Middleware(BodyLimitMiddleware, max_body_bytes=web.max_body_bytes))
+    if auth is None:
+        stack.append(Middleware(RequestGuardMiddleware, **checks, **inner))
+    else:
+        stack.append(Middleware(RequestGuardMiddleware, **checks))
+        stack.append(auth.middleware())
+        stack.append(Middleware(RequestGuardMiddleware, **inner))
     stack.extend(service_middleware)
     return stack

@@ -61,6 +61,10 @@ class MemoryRateLimitBackend:
 
     async def hit(self, key: str, *, limit: int, window_seconds: float) -> RateLimitDecision:
         """Take one token for `key`."""
+        return self.take(key, limit=limit, window_seconds=window_seconds)
+
+    def take(self, key: str, *, limit: int, window_seconds: float) -> RateLimitDecision:
+        """`hit` without the await: the middleware calls it directly for this backend."""
         now = int(self._clock() * _MICROS)
         if len(self._tats) > 10_000:
             self._sweep(now)

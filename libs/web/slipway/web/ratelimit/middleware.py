@@ -7,6 +7,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.web.problems import problem_response
 from slipway.web.ratelimit.base import RateLimitBackend, RateLimitDecision
+from slipway.web.ratelimit.memory_backend import MemoryRateLimitBackend
 from slipway.web.security import with_default_headers
 
 KeyFunc = Callable[[Scope], str]
@@ -36,6 +37,15 @@ def rate_limit_headers(decision: RateLimitDecision) -> dict[str, str]:
     return headers
 
 
+def encoded_rate_limit_headers(decision: RateLimitDecision) -> tuple[tuple[bytes, bytes], ...]:
+    """The three RateLimit headers of an allowed request, lowercase and encoded."""
+    return (
+        (b"ratelimit-limit", str(decision.limit).encode("latin-1")),
+        (b"ratelimit-remaining", str(decision.remaining).encode("latin-1")),
+        (b"ratelimit-reset", str(math.ceil(decision.reset_seconds)).encode("latin-1")),
+    )
+
+
 class RateLimitMiddleware:
     """Spends one token per request from the caller's bucket; 429 when it is empty."""
 
@@ -55,33 +65,44 @@ class RateLimitMiddleware:
         self.window_seconds = window_seconds
         self.key_func = key_func
         self.exempt_paths = frozenset(exempt_paths)
+        # The in-memory backend answers without I/O: called directly, one await less.
+        self._take = (
+            backend.take
+            if isinstance(backend, MemoryRateLimitBackend)
+            and type(backend).hit is MemoryRateLimitBackend.hit
+            else None
+        )
+
+    async def decide(self, scope: Scope) -> RateLimitDecision:
+        """Spend one token of the caller's bucket for the HTTP request `scope`."""
+        key = self.key_func(scope)
+        if self._take is not None:
+            return self._take(key, limit=self.requests, window_seconds=self.window_seconds)
+        return await self.backend.hit(key, limit=self.requests, window_seconds=self.window_seconds)
+
+    async def refuse(
+        self, scope: Scope, receive: Receive, send: Send, decision: RateLimitDecision
+    ) -> None:
+        """Answer the 429 problem for a refused `decision`."""
+        response = problem_response(
+            scope,
+            429,
+            detail=f"rate limit of {self.requests} requests per {self.window_seconds:g}s exceeded",
+            type=RATE_LIMITED_TYPE,
+            headers=rate_limit_headers(decision),
+        )
+        await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse with 429 or pass the request on with the RateLimit headers added."""
         if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        decision = await self.backend.hit(
-            self.key_func(scope), limit=self.requests, window_seconds=self.window_seconds
-        )
-        headers = rate_limit_headers(decision)
+        decision = await self.decide(scope)
         if not decision.allowed:
-            response = problem_response(
-                scope,
-                429,
-                detail=f"rate limit of {self.requests} requests per "
-                f"{self.window_seconds:g}s exceeded",
-                type=RATE_LIMITED_TYPE,
-                headers=headers,
-            )
-            await response(scope, receive, send)
+            await self.refuse(scope, receive, send, decision)
             return
-
-        encoded = (
-            (b"ratelimit-limit", headers["RateLimit-Limit"].encode("latin-1")),
-            (b"ratelimit-remaining", headers["RateLimit-Remaining"].encode("latin-1")),
-            (b"ratelimit-reset", headers["RateLimit-Reset"].encode("latin-1")),
-        )
+        encoded = encoded_rate_limit_headers(decision)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
