@@ -3,23 +3,50 @@
 Replaces uvicorn's access logger (serve with `access_log=False`). uvicorn formats a
 message, the stdlib builds a LogRecord and the formatter takes it apart again; here the
 event is built as a dict and goes straight through the pipeline's processors (context
-vars, redaction, standard fields with request and trace ids, renderer) to its stream.
+vars, redaction, standard fields with request and trace ids, renderer) to its stream. With
+the JSON pipeline and no context vars but the request id bound (the common case) the line is
+built in its final field order at once, which is what those processors would render, and
+the lines of one event-loop tick share one flush (`PipelineHandler.write_line`).
 """
 
+import contextvars
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Mapping
 from time import perf_counter_ns
 from typing import Any
 
-from structlog.contextvars import merge_contextvars
+import structlog
+from structlog.contextvars import get_contextvars, merge_contextvars
 from structlog.typing import EventDict
 
+from slipway.logging.fields import StandardFields
 from slipway.logging.pipeline import pipeline_handler
 from slipway.logging.redaction import redact_query
+from slipway.logging.rendering import render_json
 from slipway.logging.request_id import ASGIApp, Message, Receive, Scope, Send
 
 ACCESS_LOGGER = "slipway.access"
 """Logger name of the access lines; set its level above INFO to turn them off."""
+
+# structlog keeps one ContextVar per bound key here (unbound ones hold Ellipsis); reading these
+# few is cheaper than `get_contextvars()`, which walks every variable of the context.
+_STRUCTLOG_VARS: Mapping[str, contextvars.ContextVar[Any]] | None = getattr(
+    structlog.contextvars, "_CONTEXT_VARS", None
+)
+_PREFIX_LENGTH = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
+
+
+def _bound_context() -> dict[str, Any]:
+    """What structlog's context-var processor would merge into an event now."""
+    if _STRUCTLOG_VARS is None:
+        return get_contextvars()
+    bound: dict[str, Any] = {}
+    for name, var in _STRUCTLOG_VARS.items():
+        value = var.get(Ellipsis)
+        if value is not Ellipsis:
+            bound[name[_PREFIX_LENGTH:]] = value
+    return bound
 
 
 def _path_with_query(scope: Scope) -> str:
@@ -65,8 +92,15 @@ class AccessLog:
 
     def write(self, scope: Scope, status: int, duration_ns: int) -> None:
         """Write the line of the request `scope`, answered with `status`."""
-        event_dict = access_event(scope, status, duration_ns, self._name)
         handler = pipeline_handler()
+        if handler is not None:
+            fields = handler.json_fields()
+            if fields is not None:
+                line = self._json_line(fields, scope, status, duration_ns)
+                if line is not None:
+                    handler.write_line(line)
+                    return
+        event_dict = access_event(scope, status, duration_ns, self._name)
         if handler is not None:
             handler.emit_event("info", merge_contextvars(None, "info", event_dict))
             return
@@ -75,6 +109,41 @@ class AccessLog:
         event_dict.pop("logger")
         extra: dict[str, Any] = dict(event_dict)
         self._logger.info(event, extra=extra)
+
+    def _json_line(
+        self, fields: StandardFields, scope: Scope, status: int, duration_ns: int
+    ) -> str | None:
+        """The line the JSON pipeline would render, built in its final order in one go.
+
+        Equal to running `access_event` through context-var merging, redaction, standard
+        fields and the renderer: none of the access fields has a sensitive name or a
+        container value (the query is masked in `_path_with_query`), so redaction has nothing
+        to do. None when context vars other than the request id are bound: their redaction
+        and order are left to the full pipeline.
+        """
+        bound = _bound_context()
+        request_id = bound.pop("request_id", None)
+        if bound:
+            return None
+        client = scope.get("client")
+        client_addr = f"{client[0]}:{client[1]}" if client else None
+        method: str = scope["method"]
+        path = _path_with_query(scope)
+        http_version: str = scope.get("http_version", "1.1")
+        out = fields.lead(
+            time.time(),
+            "info",
+            self._name,
+            f'{client_addr} - "{method} {path} HTTP/{http_version}" {status}',
+            request_id,
+        )
+        out["client_addr"] = client_addr
+        out["method"] = method
+        out["path"] = path
+        out["http_version"] = http_version
+        out["status_code"] = status
+        out["duration_ms"] = round(duration_ns / 1_000_000, 3)
+        return render_json(None, "info", out)
 
 
 class AccessLogMiddleware:

@@ -46,16 +46,36 @@ class StandardFields:
             created, level, name = record.created, record.levelname.lower(), record.name
         else:
             created, level, name = time.time(), method, event_dict.pop("logger", None)
+        out = self.lead(
+            created,
+            level,
+            name,
+            event_dict.pop("event", ""),
+            event_dict.pop("request_id", None),
+            event_dict.pop("trace_id", None),
+            event_dict.pop("span_id", None),
+        )
+        out.update(event_dict)
+        return out
+
+    def lead(
+        self,
+        created: float,
+        level: str,
+        name: str | None,
+        event: Any,
+        request_id: Any = None,
+        trace_id: Any = None,
+        span_id: Any = None,
+    ) -> EventDict:
+        """The leading fields of one event, in order; trace ids from the current span if unset."""
         out: EventDict = {
             "timestamp": self._timestamp(created),
             "level": level,
             "logger": name,
-            "event": event_dict.pop("event", ""),
+            "event": event,
             **self._identity,
         }
-        request_id = event_dict.pop("request_id", None)
-        trace_id = event_dict.pop("trace_id", None)
-        span_id = event_dict.pop("span_id", None)
         if trace_id is None:
             span_context = trace.get_current_span().get_span_context()
             if span_context.is_valid:
@@ -67,7 +87,6 @@ class StandardFields:
             out["span_id"] = span_id
         elif request_id is not None:
             out["request_id"] = request_id
-        out.update(event_dict)
         return out
 
 

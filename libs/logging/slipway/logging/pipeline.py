@@ -1,8 +1,10 @@
 """One logging pipeline for structlog, the stdlib and uvicorn: configure it, get loggers."""
 
+import asyncio
 import logging
 import sys
 from typing import Any, Literal, TextIO
+from weakref import WeakKeyDictionary
 
 import structlog
 from structlog.typing import EventDict, Processor
@@ -15,6 +17,12 @@ Renderer = Literal["json", "console"]
 HANDLER_NAME = "slipway"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
+
+# The formatters `build_formatter` made for JSON lines, with their processors as built and their
+# StandardFields: what `PipelineHandler.json_fields` recognises for the access line's fast path.
+_JSON_PIPELINES: "WeakKeyDictionary[logging.Formatter, tuple[list[Processor], StandardFields]]" = (
+    WeakKeyDictionary()
+)
 
 _METHOD_LEVELS = {
     "debug": logging.DEBUG,
@@ -51,6 +59,51 @@ class PipelineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     writes the line to the same stream, under the same lock: what the per-request access
     log uses, without a LogRecord, `%`-formatting or the formatter's record bookkeeping.
     """
+
+    _flush_loop: asyncio.AbstractEventLoop | None = None
+
+    def json_fields(self) -> StandardFields | None:
+        """The standard fields of the JSON pipeline `build_formatter` made, when this handler
+        still formats with it unchanged; None for the console renderer or any other formatter.
+        """
+        formatter = self.formatter
+        if formatter is None:
+            return None
+        known = _JSON_PIPELINES.get(formatter)
+        if known is None or not isinstance(formatter, structlog.stdlib.ProcessorFormatter):
+            return None
+        processors, fields = known
+        return fields if formatter.processors == processors else None
+
+    def write_line(self, line: str) -> None:
+        """Write a rendered line to the stream under the lock; flush once per event-loop tick.
+
+        Outside a running event loop the line is flushed at once. Lines written in one tick
+        go out with one flush (one write syscall) when the loop next runs its callbacks; any
+        other record's `emit`, `flush()` and `logging.shutdown()` at exit flush them too, in
+        order, as they share the stream's buffer.
+        """
+        try:
+            with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+                self.stream.write(line + self.terminator)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            if self._flush_loop is not loop:
+                self._flush_loop = loop
+                loop.call_soon(self._flush_tick, loop)
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": line, "levelname": "info"}))
+
+    def _flush_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._flush_loop is loop:
+            self._flush_loop = None
+        try:
+            self.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "flush", "levelname": "error"}))
 
     def emit_event(self, method: str, event_dict: EventDict) -> None:
         """Render `event_dict` (level `method`, e.g. "info") and write it as one line."""
@@ -112,7 +165,7 @@ def build_formatter(
         if for_humans
         else [structlog.processors.format_exc_info, render_json]
     )
-    return structlog.stdlib.ProcessorFormatter(
+    formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.ExtraAdder(),
@@ -121,6 +174,9 @@ def build_formatter(
         processors=[redact_event, fields, *final],
         pass_foreign_args=True,
     )
+    if not for_humans:
+        _JSON_PIPELINES[formatter] = (list(formatter.processors), fields)
+    return formatter
 
 
 def configured_formatter(**options: Any) -> structlog.stdlib.ProcessorFormatter:

@@ -286,3 +286,30 @@ async def test_without_span_processors_requests_still_get_ids_and_sampling(
     assert outgoing["traceparent"].endswith("-01")
     assert PARENT_SPAN_ID not in outgoing["traceparent"]
     assert outgoing["tracestate"] == "v=1"
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.25])
+async def test_an_unsampled_caller_is_followed_whatever_the_ratio(
+    exporter: InMemorySpanExporter, ratio: float
+) -> None:
+    # Parent-based sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio): the caller's
+    # decision wins both ways, so one trace is never half recorded across services.
+    provider = configure_tracing(
+        service="billing",
+        version="1",
+        environment="test",
+        otlp_endpoint=None,
+        sample_ratio=ratio,
+        set_global=False,
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with client(traced_app(provider)) as http:
+        response = await http.get(
+            "/items/1", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-00"}
+        )
+    provider.shutdown()
+
+    assert server_spans(exporter) == []
+    outgoing = response.json()["traceparent"]
+    assert outgoing.startswith(f"00-{TRACE_ID}-")
+    assert outgoing.endswith("-00")
