@@ -137,6 +137,12 @@ class ReadThroughCache(Generic[T]):
         if locked is False:
             logger.warning("cache %s: lock for %r still held; loading anyway", self.namespace, key)
         try:
+            if locked is True:
+                # Another instance may have stored the value and released the lock between
+                # the read above and this SET NX: read once more before loading.
+                cached = await self._read(key)
+                if not isinstance(cached, _Miss):
+                    return cached
             try:
                 value = await loader()
             except Exception:

@@ -219,30 +219,52 @@ class OutboxRelay:
     # -- one round -------------------------------------------------------------------------
 
     async def _round(self) -> int:
-        """Publish the oldest unpublished batch, then mark it; how many were published."""
+        """Publish the committed events batch by batch, marking each; how many were published.
+
+        A batch's mark and the read of the next batch share one transaction, so a backlog, or
+        commits that arrived while a batch was being published (a wake-up during the round),
+        cost one transaction per batch rather than a read, a mark and a backlog count each.
+        The next batch is read only then: an idle relay's round stays one read and one mark.
+        """
         batch_size = self.settings.batch_size
+        published = 0
+        backlog_left = False  # stopping after a full batch: the counted backlog stays shown
         async with self._round_connection() as connection:
             async with connection.begin():
                 batch = await self._outbox.pending(connection, batch_size)
-            if batch:
+            while batch:
                 self._oldest_pending_at = batch[0].event.occurred_at
                 self._set_backlog(max(self._pending, len(batch)), self._oldest_pending_at)
                 await self._publish(batch)
+                full = len(batch) == batch_size
+                more = (full or self._wake.is_set()) and not self._stopping.is_set()
+                if more:
+                    # Cleared before the read: a commit that read misses wakes another round.
+                    self._wake.clear()
                 async with connection.begin():
                     await self._outbox.mark_published(connection, [p.position for p in batch])
-            if len(batch) == batch_size:
-                async with connection.begin():
-                    backlog = await self._outbox.backlog(connection)
-                self._set_backlog(backlog.count, backlog.oldest_occurred_at)
-            else:
+                    if full:
+                        backlog = await self._outbox.backlog(connection)
+                        self._set_backlog(backlog.count, backlog.oldest_occurred_at)
+                    next_batch = await self._outbox.pending(connection, batch_size) if more else []
+                self._count_published(len(batch))
+                published += len(batch)
+                backlog_left = full and not more
+                batch = next_batch
+            if not backlog_left:
                 self._set_backlog(0, None)
+        self._count_published(0)
+        return published
+
+    def _count_published(self, count: int) -> None:
+        """A batch of `count` events (0: a round) succeeded: health and totals."""
         self._failures = 0
         self._last_error = None
         self._last_success_at = datetime.now(UTC)
         self._up_gauge.set(1)
-        self._published += len(batch)
-        self._published_counter.inc(len(batch))
-        return len(batch)
+        if count:
+            self._published += count
+            self._published_counter.inc(count)
 
     async def _publish(self, batch: list[PendingEvent]) -> None:
         try:
@@ -313,7 +335,8 @@ class OutboxRelay:
                 # Standbys ignore wake-ups: the holder publishes those events, and a lock
                 # attempt per commit would cost a query per commit per standby.
                 await self._pause(settings.lock_retry_seconds, wakeable=False)
-            elif published < settings.batch_size:
+            else:
+                # The round drained what it could see; a commit it missed set the wake-up.
                 if published:
                     logger.debug(
                         "outbox relay %s published %d events in %.3fs",
@@ -322,5 +345,3 @@ class OutboxRelay:
                         time.monotonic() - started,
                     )
                 await self._pause(settings.poll_interval_seconds, wakeable=True)
-            else:
-                await asyncio.sleep(0)  # a full batch: more are likely waiting

@@ -1,7 +1,7 @@
 """ReadThroughCache on the real Redis: hits, TTLs, one load per miss, errors not cached."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -101,24 +101,115 @@ async def test_fifty_concurrent_misses_call_the_loader_once(
     assert loader.calls == 1
 
 
+class GatedLoader(CountingLoader):
+    """A loader that says when it is called, then waits for the test to let it finish."""
+
+    def __init__(self, value: User) -> None:
+        super().__init__(value)
+        self.called = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> User:
+        self.called.set()
+        await self.release.wait()
+        return await super().__call__()
+
+
+class SequencedRedis:
+    """Another instance's Redis, with the test deciding when its reads and lock attempts run.
+
+    `attempting` is set when a lock attempt (`SET NX`) starts, `refused` once one found the
+    lock held. After a refusal reads, and with `hold_lock_attempts` lock attempts, wait for
+    `other_done`: the other instance's load has finished (value written, lock released), so
+    the interleaving is the test's, not the scheduler's.
+    """
+
+    def __init__(self, redis: Any, other_done: asyncio.Event, *, hold_lock_attempts: bool) -> None:
+        self._redis = redis
+        self._other_done = other_done
+        self._hold_lock_attempts = hold_lock_attempts
+        self.attempting = asyncio.Event()
+        self.refused = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._redis, name)
+
+    async def get(self, key: str) -> Any:
+        if self.refused.is_set():
+            await self._other_done.wait()
+        return await self._redis.get(key)
+
+    async def set(self, key: str, value: Any, **options: Any) -> Any:
+        if options.get("nx"):
+            self.attempting.set()
+            if self._hold_lock_attempts:
+                await self._other_done.wait()
+        taken = await self._redis.set(key, value, **options)
+        if options.get("nx") and not taken:
+            self.refused.set()
+        return taken
+
+
+async def first_then_second(
+    client: RedisClient,
+    other_client: RedisClient,
+    registry: CollectorRegistry,
+    *,
+    hold_lock_attempts: bool,
+) -> tuple[list[User], GatedLoader]:
+    """Five calls on each of two instances; the second's start once the first is loading."""
+    first_done = asyncio.Event()
+    sequenced = SequencedRedis(
+        other_client.redis, first_done, hold_lock_attempts=hold_lock_attempts
+    )
+    other_client.redis = sequenced  # type: ignore[assignment]  # the same calls, sequenced
+    first, second = users(client, registry), users(other_client, CollectorRegistry())
+    loader = GatedLoader(ALICE)
+    async with asyncio.timeout(30):  # a safety net only: every wait below is on an event
+        firsts = asyncio.gather(*(first.get_or_load("1", loader) for _ in range(5)))
+        await loader.called.wait()  # the first instance holds the lock and is loading
+        seconds = asyncio.gather(*(second.get_or_load("1", loader) for _ in range(5)))
+        # The second instance read a miss and tried the lock: it found it held, or (held
+        # back) it takes it once the first instance has stored the value and released it.
+        await (sequenced.attempting if hold_lock_attempts else sequenced.refused).wait()
+        loader.release.set()
+        results = await firsts
+        first_done.set()
+        results += await seconds
+    return results, loader
+
+
 @pytest.mark.integration
 async def test_two_instances_share_one_load(
     client: RedisClient, redis_settings: RedisSettings, registry: CollectorRegistry
 ) -> None:
+    """The second instance waits on the first's lock and reads the value it stored."""
     other_client = RedisClient(redis_settings)  # its own pool, as in another process
     try:
-        first, second = users(client, registry), users(other_client, CollectorRegistry())
-        loader = CountingLoader(ALICE, delay=0.2)
-        calls: list[Callable[[], Awaitable[User]]] = [
-            lambda: first.get_or_load("1", loader),
-            lambda: second.get_or_load("1", loader),
-        ] * 5
-        results = await asyncio.gather(*(call() for call in calls))
+        results, loader = await first_then_second(
+            client, other_client, registry, hold_lock_attempts=False
+        )
     finally:
         await other_client.stop()
     assert results == [ALICE] * 10
     assert loader.calls == 1
-    assert await client.redis.exists(first.lock_key("1")) == 0  # released
+    assert await client.redis.exists(users(client, registry).lock_key("1")) == 0  # released
+
+
+@pytest.mark.integration
+async def test_a_lock_taken_after_another_instance_loaded_reads_its_value(
+    client: RedisClient, redis_settings: RedisSettings, registry: CollectorRegistry
+) -> None:
+    """The second instance misses, then takes the lock only after the first released it."""
+    other_client = RedisClient(redis_settings)
+    try:
+        results, loader = await first_then_second(
+            client, other_client, registry, hold_lock_attempts=True
+        )
+    finally:
+        await other_client.stop()
+    assert results == [ALICE] * 10
+    assert loader.calls == 1
 
 
 @pytest.mark.integration

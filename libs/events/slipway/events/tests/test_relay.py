@@ -163,6 +163,72 @@ async def test_batches_larger_than_batch_size_are_drained_in_order(
     assert await _published(stream) == list(range(25))
 
 
+def _count_transactions(database: Database) -> list[int]:
+    """A one-item list counting the transactions begun on `database` from now on."""
+    begun = [0]
+
+    def on_begin(_connection: object) -> None:
+        begun[0] += 1
+
+    sa.event.listen(database.engine.sync_engine, "begin", on_begin)
+    return begun
+
+
+async def test_a_backlog_is_drained_with_one_transaction_per_batch(
+    outbox_database: OutboxDatabase,
+) -> None:
+    odb = outbox_database
+    stream = InMemoryEventStream()
+    await _write(odb.database, odb.outbox, *range(25))
+    settings = SETTINGS.model_copy(update={"batch_size": 4})
+    other = odb.instance("relay")
+    async with other:
+        begun = _count_transactions(other)
+        async with _running(_relay(odb, stream, database=other, settings=settings)):
+            await _wait_published(stream, 25, 5)
+            await asyncio.sleep(0.1)
+    assert await _published(stream) == list(range(25))
+    # 7 batches: the first read, then each batch's mark and the next read together (plus
+    # the advisory lock on PostgreSQL). Was 20: read, mark and a backlog count per batch.
+    lock = 1 if odb.database.engine.dialect.name == "postgresql" else 0
+    assert begun[0] == 1 + 7 + lock
+
+
+class WritingPublisher:
+    """A stream whose first `publish` commits more events first: writes during a round."""
+
+    def __init__(self, odb: OutboxDatabase, stream: InMemoryEventStream) -> None:
+        self.odb = odb
+        self.stream = stream
+        self.calls: list[int] = []
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        if not self.calls:
+            for number in range(1, 4):
+                await _write(self.odb.database, self.odb.outbox, number)
+        self.calls.append(len(events))
+        await self.stream.publish(events)
+
+
+async def test_commits_during_a_round_are_read_with_its_mark_in_one_more_batch(
+    outbox_database: OutboxDatabase,
+) -> None:
+    odb = outbox_database
+    stream = InMemoryEventStream()
+    publisher = WritingPublisher(odb, stream)
+    other = odb.instance("relay")
+    async with other, _running(_relay(odb, publisher, database=other)):
+        await asyncio.sleep(0.2)  # started, idle
+        begun = _count_transactions(other)
+        await _write(odb.database, odb.outbox, 0)
+        await _wait_published(stream, 4, 5)
+        await asyncio.sleep(0.1)
+    assert await _published(stream) == [0, 1, 2, 3]
+    assert publisher.calls == [1, 3]
+    # read [0]; mark [0] + read [1, 2, 3]; mark [1, 2, 3]. Was 4: a read and a mark each.
+    assert begun[0] == 3
+
+
 async def test_publisher_outage_loses_nothing_and_publishes_after_recovery(
     outbox_database: OutboxDatabase,
 ) -> None:
