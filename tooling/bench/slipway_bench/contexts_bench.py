@@ -57,7 +57,7 @@ from slipway_bench.latency_service import has_setting, running_service, service_
 from slipway_bench.overhead import free_port
 from slipway_bench.procfs import pin_tree, tree_cpu_seconds, tree_rss_bytes
 from slipway_bench.server import HOST
-from slipway_bench.wrk import DONE_SCRIPT, WrkResult, run_wrk, wrk_command
+from slipway_bench.wrk import WrkResult, render_script, run_wrk, write_script, wrk_command
 
 OPERATIONS = ("GET", "PUT", "PATCH", "LIST")
 RUN_ORDER = ("GET", "LIST", "PUT", "PATCH")
@@ -141,17 +141,13 @@ def load_script(
         "PAGE": str(PAGE_SIZE),
         "NONCE": nonce,
     }
-    script = _SCRIPT_HEAD + _REQUESTS[operation]
-    for placeholder, value in values.items():
-        script = script.replace(f"@{placeholder}@", value)
-    return script + DONE_SCRIPT
+    return render_script(_SCRIPT_HEAD + _REQUESTS[operation], values)
 
 
 def write_load_script(directory: Path, operation: str, **values: Any) -> Path:
     """Write `load_script(operation, ...)` into `directory`; its path, for `wrk --script`."""
-    path = directory / f"slipway_contexts_{operation.lower()}.lua"
-    path.write_text(load_script(operation, **values), encoding="utf-8")
-    return path
+    stem = f"slipway_contexts_{operation.lower()}"
+    return write_script(directory, stem, load_script(operation, **values))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from slipway.logging import configure_logging
 from slipway_bench.apps import bare_app, platform_app, platform_settings
 
 REPEATS = 5
+OTLP_KIND = "platform+otlp"
 
 _SCOPE: dict[str, Any] = {
     "type": "http",
@@ -70,24 +71,43 @@ def _app(kind: str, otlp_endpoint: str, sample_ratio: float) -> FastAPI:
     return platform_app(
         settings,
         web,
-        otlp_endpoint=otlp_endpoint if kind == "platform+otlp" else None,
+        otlp_endpoint=otlp_endpoint if kind == OTLP_KIND else None,
         sample_ratio=sample_ratio,
     )
 
 
+def measured_apps(kinds: Sequence[str], sample_ratios: Sequence[float]) -> list[tuple[str, float]]:
+    """(kind, sample ratio) pairs to measure: platform+otlp once per ratio, the others once."""
+    pairs: list[tuple[str, float]] = []
+    for kind in kinds:
+        ratios = sample_ratios if kind == OTLP_KIND else sample_ratios[:1]
+        pairs.extend((kind, ratio) for ratio in ratios)
+    return pairs
+
+
+def app_label(kind: str, sample_ratio: float, sample_ratios: Sequence[float]) -> str:
+    """`platform+otlp@0.1` when several ratios are measured, else the kind."""
+    if kind == OTLP_KIND and len(sample_ratios) > 1:
+        return f"{kind}@{sample_ratio:g}"
+    return kind
+
+
 def run_in_process(
-    kinds: Sequence[str], requests: int, otlp_endpoint: str, sample_ratio: float
+    kinds: Sequence[str], requests: int, otlp_endpoint: str, sample_ratios: Sequence[float]
 ) -> dict[str, float]:
-    """Print and return microseconds per request for each app in `kinds`."""
+    """Print and return microseconds per request for each app in `kinds` (platform+otlp at
+    each of `sample_ratios`)."""
     devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as logging
     configure_logging(service="bench", version="bench", environment="production", stream=devnull)
     costs: dict[str, float] = {}
-    for kind in kinds:
-        app = _app(kind, otlp_endpoint, sample_ratio)
-        costs[kind] = asyncio.run(_best_per_request(app, requests))
-        print(f"{kind:<15}{costs[kind]:>8.1f} us/request (in-process, best of {REPEATS})")
-    if "bare" in costs:
-        for kind in kinds:
-            if kind != "bare":
-                print(f"{kind} adds {costs[kind] - costs['bare']:.1f} us/request over bare")
+    for kind, ratio in measured_apps(kinds, sample_ratios):
+        label = app_label(kind, ratio, sample_ratios)
+        app = _app(kind, otlp_endpoint, ratio)
+        costs[label] = asyncio.run(_best_per_request(app, requests))
+        print(f"{label:<20}{costs[label]:>8.1f} us/request (in-process, best of {REPEATS})")
+    for base in ("bare", "platform"):
+        if base in costs:
+            for label, cost in costs.items():
+                if label not in ("bare", base):
+                    print(f"{label} adds {cost - costs[base]:.1f} us/request over {base}")
     return costs

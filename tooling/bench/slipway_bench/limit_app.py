@@ -225,35 +225,27 @@ def build_app(dsn: str, pool_size: int) -> FastAPI:
             return _json(404, {"title": "Not Found"})
         return _json(200, dict(row))
 
-    @app.put("/v1/contexts/{ns}/{name}")
-    async def put_context(ns: str, name: str, request: Request) -> Response:
+    async def write_response(ns: str, name: str, request: Request, *, merge: bool) -> Response:
         submitted = orjson.loads(await request.body())
         async with state["pool"].acquire() as connection:
             status, row = await write(
                 connection,
                 ns,
                 name,
-                kind=submitted.get("kind"),
-                body=submitted.get("body"),
+                kind=None if merge else submitted.get("kind"),
+                body=submitted.get("body", {}) if merge else submitted.get("body"),
                 labels=submitted.get("labels"),
-                merge=False,
+                merge=merge,
             )
         return _json(status, row)
 
+    @app.put("/v1/contexts/{ns}/{name}")
+    async def put_context(ns: str, name: str, request: Request) -> Response:
+        return await write_response(ns, name, request, merge=False)
+
     @app.patch("/v1/contexts/{ns}/{name}")
     async def patch_context(ns: str, name: str, request: Request) -> Response:
-        patch = orjson.loads(await request.body())
-        async with state["pool"].acquire() as connection:
-            status, row = await write(
-                connection,
-                ns,
-                name,
-                kind=None,
-                body=patch.get("body", {}),
-                labels=patch.get("labels"),
-                merge=True,
-            )
-        return _json(status, row)
+        return await write_response(ns, name, request, merge=True)
 
     @app.get("/v1/contexts/{ns}")
     async def list_contexts(ns: str, limit: int = 50) -> Response:

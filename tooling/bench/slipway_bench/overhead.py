@@ -64,6 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="no server: time N requests per app through its ASGI callable (best of 5)",
     )
+    parser.add_argument(
+        "--in-process-ratios",
+        type=float,
+        nargs="+",
+        metavar="R",
+        help="with --in-process: measure platform+otlp at each sampling ratio R",
+    )
     args = parser.parse_args(argv)
     if "bare" not in args.kinds:
         parser.error("--kinds needs bare: every ratio is against it")
@@ -284,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp,
             running_otlp_sink(None, Path(tmp)) as (sink, _),
         ):
-            run_in_process(args.kinds, args.in_process, sink, args.otlp_sample_ratio)
+            ratios = args.in_process_ratios or [args.otlp_sample_ratio]
+            run_in_process(args.kinds, args.in_process, sink, ratios)
         return 0
     wrk = shutil.which(args.wrk)
     if wrk is None:

@@ -45,6 +45,8 @@ CATEGORY_RULES: tuple[tuple[str, str], ...] = (
     ("idempotency (slipway.web)", r"slipway/web/idempotency/"),
     ("body limit (slipway.web)", r"slipway/web/body_limit\.py"),
     ("platform layer (slipway.web)", r"slipway/web/platform_layer\.py"),
+    ("request guard (slipway.web)", r"slipway/web/guard\.py"),
+    ("precompiled routes (slipway.web)", r"slipway/web/precompiled_route\.py"),
     ("slipway.web, other", r"slipway/web/"),
     ("auth (slipway.auth, jwt)", r"slipway/auth/|jwt/|cryptography/"),
     # The service's own layers.

@@ -15,7 +15,7 @@ from typing import Any
 from contexts.domain.cursor import encode_cursor, query_fingerprint
 from slipway_bench.contexts_bench import Measurement, ratio
 from slipway_bench.scale_seed import NAME_DIGITS, context_name
-from slipway_bench.wrk import DONE_SCRIPT
+from slipway_bench.wrk import render_script, write_script
 
 NAMESPACE = "scale"
 HISTORY_NAMESPACE = "history"
@@ -107,17 +107,15 @@ def load_script(
         "PAGE": str(PAGE_SIZE),
         "CURSOR": deep_cursor(size),
     }
-    script = _HEAD + "request = function()\n  " + _REQUESTS[operation] + "\nend\n"
-    for placeholder, value in values.items():
-        script = script.replace(f"@{placeholder}@", value)
-    return script + DONE_SCRIPT
+    request = "request = function()\n  " + _REQUESTS[operation] + "\nend\n"
+    return render_script(_HEAD + request, values)
 
 
 def write_load_script(directory: Path, operation: str, **values: Any) -> Path:
     """Write `load_script(operation, ...)` into `directory`; its path, for `wrk --script`."""
-    path = directory / f"slipway_scale_{operation.lower()}.lua"
-    path.write_text(load_script(operation, **values), encoding="utf-8")
-    return path
+    return write_script(
+        directory, f"slipway_scale_{operation.lower()}", load_script(operation, **values)
+    )
 
 
 def growth(m: Measurement, first: Measurement | None) -> dict[str, float | None]:

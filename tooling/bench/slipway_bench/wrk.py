@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,23 @@ def parse_wrk_output(stdout: str) -> WrkResult:
     raise WrkOutputError("wrk printed no result line; is the done() script loaded?")
 
 
+def render_script(template: str, values: Mapping[str, str]) -> str:
+    """`template` with each `@NAME@` replaced by `values[NAME]`, then the done() hook."""
+    for placeholder, value in values.items():
+        template = template.replace(f"@{placeholder}@", value)
+    return template + DONE_SCRIPT
+
+
+def write_script(directory: Path, stem: str, source: str) -> Path:
+    """Write the Lua `source` as `directory/<stem>.lua`; its path, for `wrk --script`."""
+    path = directory / f"{stem}.lua"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
 def write_done_script(directory: Path) -> Path:
     """Write the Lua done() hook into `directory`; its path, for `wrk --script`."""
-    path = directory / "slipway_bench_done.lua"
-    path.write_text(DONE_SCRIPT, encoding="utf-8")
-    return path
+    return write_script(directory, "slipway_bench_done", DONE_SCRIPT)
 
 
 def wrk_command(

@@ -1,8 +1,12 @@
 """The scale benchmark's pure parts: the log capture, the wrk scripts, the ratios, the options."""
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from contexts.domain.cursor import decode_cursor, query_fingerprint
+from slipway_bench import contexts_bench, scale_load
 from slipway_bench.contexts_bench import Measurement
 from slipway_bench.contexts_scale import parse_args
 from slipway_bench.scale_explain import Statement, distinct, markdown, parse_log
@@ -126,3 +130,17 @@ def test_clone_statements_copy_every_column_but_the_overridden_ones() -> None:
     assert sql.endswith("WHERE t.a = $3")
     with pytest.raises(RuntimeError, match="no column"):
         clone_statement("t", ["name"], {"etag": "x"}, "true")
+
+
+def test_both_benchmarks_write_their_scripts_side_by_side(tmp_path: Path) -> None:
+    scale: dict[str, Any] = {"size": 5, "versions": 3, "token": TOKEN, "nonce": "n1"}
+    side: dict[str, Any] = {"namespace": "svc", "token": TOKEN, "nonce": "n1"}
+    written = [
+        scale_load.write_load_script(tmp_path, "PUT", **scale),
+        contexts_bench.write_load_script(tmp_path, "PUT", **side),
+    ]
+    assert [path.name for path in written] == ["slipway_scale_put.lua", "slipway_contexts_put.lua"]
+    assert [path.read_text(encoding="utf-8") for path in written] == [
+        scale_load.load_script("PUT", **scale),
+        contexts_bench.load_script("PUT", **side),
+    ]

@@ -9,6 +9,9 @@ from slipway_bench.wrk import (
     RESULT_MARKER,
     WrkOutputError,
     parse_wrk_output,
+    render_script,
+    write_done_script,
+    write_script,
     wrk_command,
 )
 
@@ -75,3 +78,14 @@ def test_command_has_the_run_settings() -> None:
     assert {"--threads=1", "--connections=32", "--duration=7s", "--script=lua/done.lua"} <= set(
         command
     )
+
+
+def test_rendered_script_fills_every_placeholder_and_ends_with_done() -> None:
+    script = render_script('local a = "@A@"\nlocal b = "@B@@A@"\n', {"A": "x", "B": "y"})
+    assert script == 'local a = "x"\nlocal b = "yx"\n' + DONE_SCRIPT
+
+
+def test_scripts_are_written_under_their_stem(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "slipway_x", "-- lua\n")
+    assert (path, path.read_text(encoding="utf-8")) == (tmp_path / "slipway_x.lua", "-- lua\n")
+    assert write_done_script(tmp_path).read_text(encoding="utf-8") == DONE_SCRIPT
