@@ -1,0 +1,1 @@
+"""Transport: the HTTP routes and their request and response schemas, under /v1."""
