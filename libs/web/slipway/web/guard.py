@@ -98,20 +98,11 @@ class RequestGuardMiddleware:
             await send(message)
 
         try:
-            rate_limit = self._rate_limit
-            if rate_limit is not None and scope["path"] not in rate_limit.exempt_paths:
-                decision = await rate_limit.decide(scope)
-                if not decision.allowed:
-                    await rate_limit.refuse(scope, receive, guarded_send, decision)
-                    return
-                extra = encoded_rate_limit_headers(decision)
-            body_limit = self._body_limit
-            if body_limit is None or (framing := body_limit.framing(scope)) == PASS:
-                await self.app(scope, receive, guarded_send)
-            elif framing == REFUSE:
-                await body_limit.refuse(scope, receive, guarded_send)
-            else:
-                await body_limit.counted(scope, receive, guarded_send)
+            admitted = await self._admitted(scope, receive, guarded_send)
+            if admitted is None:
+                return
+            extra = admitted
+            await self._forward(scope, receive, guarded_send)
         except Exception:
             log_unhandled_error(scope)
             if started:
@@ -120,13 +111,10 @@ class RequestGuardMiddleware:
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Rate limit and body limit, without the error guard around them."""
-        rate_limit = self._rate_limit
-        if rate_limit is not None and scope["path"] not in rate_limit.exempt_paths:
-            decision = await rate_limit.decide(scope)
-            if not decision.allowed:
-                await rate_limit.refuse(scope, receive, send, decision)
-                return
-            extra = encoded_rate_limit_headers(decision)
+        extra = await self._admitted(scope, receive, send)
+        if extra is None:
+            return
+        if extra:
             plain_send = send
 
             async def send_with_headers(message: Message) -> None:
@@ -135,6 +123,23 @@ class RequestGuardMiddleware:
                 await plain_send(message)
 
             send = send_with_headers
+        await self._forward(scope, receive, send)
+
+    async def _admitted(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[tuple[bytes, bytes], ...] | None:
+        """The rate limiter's headers for an admitted request, or None once it is refused."""
+        rate_limit = self._rate_limit
+        if rate_limit is None or scope["path"] in rate_limit.exempt_paths:
+            return _NO_HEADERS
+        decision = await rate_limit.decide(scope)
+        if not decision.allowed:
+            await rate_limit.refuse(scope, receive, send, decision)
+            return None
+        return encoded_rate_limit_headers(decision)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, behind the body limit when one is set."""
         body_limit = self._body_limit
         if body_limit is None or (framing := body_limit.framing(scope)) == PASS:
             await self.app(scope, receive, send)
