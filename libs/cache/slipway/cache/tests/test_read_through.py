@@ -1,6 +1,7 @@
 """ReadThroughCache on the real Redis: hits, TTLs, one load per miss, errors not cached."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -150,6 +151,16 @@ class SequencedRedis:
         return taken
 
 
+@pytest.fixture
+async def other_client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
+    """A second client with its own pool, as another process has."""
+    other = RedisClient(redis_settings)
+    try:
+        yield other
+    finally:
+        await other.stop()
+
+
 async def first_then_second(
     client: RedisClient,
     other_client: RedisClient,
@@ -181,16 +192,12 @@ async def first_then_second(
 
 @pytest.mark.integration
 async def test_two_instances_share_one_load(
-    client: RedisClient, redis_settings: RedisSettings, registry: CollectorRegistry
+    client: RedisClient, other_client: RedisClient, registry: CollectorRegistry
 ) -> None:
     """The second instance waits on the first's lock and reads the value it stored."""
-    other_client = RedisClient(redis_settings)  # its own pool, as in another process
-    try:
-        results, loader = await first_then_second(
-            client, other_client, registry, hold_lock_attempts=False
-        )
-    finally:
-        await other_client.stop()
+    results, loader = await first_then_second(
+        client, other_client, registry, hold_lock_attempts=False
+    )
     assert results == [ALICE] * 10
     assert loader.calls == 1
     assert await client.redis.exists(users(client, registry).lock_key("1")) == 0  # released
@@ -198,16 +205,12 @@ async def test_two_instances_share_one_load(
 
 @pytest.mark.integration
 async def test_a_lock_taken_after_another_instance_loaded_reads_its_value(
-    client: RedisClient, redis_settings: RedisSettings, registry: CollectorRegistry
+    client: RedisClient, other_client: RedisClient, registry: CollectorRegistry
 ) -> None:
     """The second instance misses, then takes the lock only after the first released it."""
-    other_client = RedisClient(redis_settings)
-    try:
-        results, loader = await first_then_second(
-            client, other_client, registry, hold_lock_attempts=True
-        )
-    finally:
-        await other_client.stop()
+    results, loader = await first_then_second(
+        client, other_client, registry, hold_lock_attempts=True
+    )
     assert results == [ALICE] * 10
     assert loader.calls == 1
 

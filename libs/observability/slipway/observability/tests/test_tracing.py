@@ -25,6 +25,24 @@ def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
+def local_provider(
+    *,
+    service: str = "s",
+    version: str = "1",
+    otlp_endpoint: str | None = None,
+    sample_ratio: float = 1.0,
+) -> TracerProvider:
+    """A provider of the test environment that is not made the global one."""
+    return configure_tracing(
+        service=service,
+        version=version,
+        environment="test",
+        otlp_endpoint=otlp_endpoint,
+        sample_ratio=sample_ratio,
+        set_global=False,
+    )
+
+
 def processors(provider: TracerProvider) -> tuple[object, ...]:
     # The SDK offers no public accessor for a provider's processors.
     return tuple(provider._active_span_processor._span_processors)
@@ -37,13 +55,7 @@ def exporter() -> InMemorySpanExporter:
 
 @pytest.fixture
 def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
-    provider = configure_tracing(
-        service="billing",
-        version="1.2.3",
-        environment="test",
-        otlp_endpoint=None,
-        set_global=False,
-    )
+    provider = local_provider(service="billing", version="1.2.3")
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield provider
     provider.shutdown()
@@ -177,14 +189,7 @@ async def test_probe_paths_are_not_traced(
 async def test_ratio_zero_drops_new_traces_but_follows_sampled_parents(
     exporter: InMemorySpanExporter,
 ) -> None:
-    provider = configure_tracing(
-        service="billing",
-        version="1",
-        environment="test",
-        otlp_endpoint=None,
-        sample_ratio=0.0,
-        set_global=False,
-    )
+    provider = local_provider(service="billing", sample_ratio=0.0)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     async with client(traced_app(provider)) as http:
         await http.get("/items/1")
@@ -203,21 +208,13 @@ def test_inject_trace_headers_outside_a_span_adds_no_traceparent() -> None:
 def test_no_exporter_without_an_endpoint() -> None:
     assert span_processors_for(None) == []
     assert span_processors_for("") == []
-    provider = configure_tracing(
-        service="s", version="1", environment="test", otlp_endpoint=None, set_global=False
-    )
+    provider = local_provider()
     assert processors(provider) == ()
     provider.shutdown()
 
 
 def test_an_endpoint_gets_a_batching_otlp_exporter() -> None:
-    provider = configure_tracing(
-        service="s",
-        version="1",
-        environment="test",
-        otlp_endpoint="http://127.0.0.1:4318",
-        set_global=False,
-    )
+    provider = local_provider(otlp_endpoint="http://127.0.0.1:4318")
     try:
         [processor] = processors(provider)
         assert isinstance(processor, BatchSpanProcessor)
@@ -243,14 +240,7 @@ def test_otlp_url_gets_the_traces_path_only_when_it_has_none(endpoint: str, url:
 @pytest.mark.parametrize("ratio", [-0.1, 1.5])
 def test_sample_ratio_outside_zero_to_one_is_refused(ratio: float) -> None:
     with pytest.raises(ValueError, match="sample_ratio"):
-        configure_tracing(
-            service="s",
-            version="1",
-            environment="test",
-            otlp_endpoint=None,
-            sample_ratio=ratio,
-            set_global=False,
-        )
+        local_provider(sample_ratio=ratio)
 
 
 @pytest.mark.parametrize(("ratio", "flags"), [(1.0, "01"), (0.0, "00")])
@@ -259,14 +249,7 @@ async def test_without_span_processors_requests_still_get_ids_and_sampling(
 ) -> None:
     # No exporter: nothing would receive a recorded span, so none is recorded, but every
     # request still gets a trace id, a span id and the sampler's decision.
-    provider = configure_tracing(
-        service="s",
-        version="1",
-        environment="test",
-        otlp_endpoint=None,
-        sample_ratio=ratio,
-        set_global=False,
-    )
+    provider = local_provider(sample_ratio=ratio)
     async with client(traced_app(provider)) as http:
         fresh = await http.get("/items/1")
         continued = await http.get(
@@ -294,14 +277,7 @@ async def test_an_unsampled_caller_is_followed_whatever_the_ratio(
 ) -> None:
     # Parent-based sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio): the caller's
     # decision wins both ways, so one trace is never half recorded across services.
-    provider = configure_tracing(
-        service="billing",
-        version="1",
-        environment="test",
-        otlp_endpoint=None,
-        sample_ratio=ratio,
-        set_global=False,
-    )
+    provider = local_provider(service="billing", sample_ratio=ratio)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     async with client(traced_app(provider)) as http:
         response = await http.get(
