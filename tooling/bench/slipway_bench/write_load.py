@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from slipway_bench.wrk import DONE_SCRIPT
+from slipway_bench.wrk import render_script, write_script
 
 STATUS_MARKER = "SLIPWAY_LATENCY_STATUSES "
 
@@ -108,10 +108,7 @@ def pacing_script(
         "GROUP": group,
         "NONCE": nonce,
     }
-    script = _PACING
-    for placeholder, value in values.items():
-        script = script.replace(f"@{placeholder}@", value)
-    return script + DONE_SCRIPT + _STATUS_DONE
+    return render_script(_PACING, values) + _STATUS_DONE
 
 
 def parse_status_counts(stdout: str) -> dict[int, int]:
@@ -137,9 +134,7 @@ def write_pacing_script(
     contexts: int = 64,
 ) -> Path:
     """Write the `pacing_script` into `directory`; its path, for `wrk --script`."""
-    path = directory / "slipway_events_latency.lua"
     script = pacing_script(
         rate=rate, namespace=namespace, token=token, group=group, nonce=nonce, contexts=contexts
     )
-    path.write_text(script, encoding="utf-8")
-    return path
+    return write_script(directory, "slipway_events_latency", script)
