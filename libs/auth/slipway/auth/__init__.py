@@ -10,7 +10,22 @@ from slipway.auth.authenticator import (
     bound_authenticator,
     build_authenticator,
 )
+from slipway.auth.client_credentials import (
+    BearerTokenAuth,
+    ClientCredentialsSettings,
+    ClientCredentialsTokenSource,
+    TokenHttpClient,
+    TokenRequestRefusedError,
+    TokenSource,
+    TokenUnavailableError,
+)
 from slipway.auth.dependencies import bearer_scheme, require_scopes
+from slipway.auth.discovery import (
+    DiscoveryError,
+    ProviderMetadata,
+    discovery_url_for,
+    parse_provider_metadata,
+)
 from slipway.auth.jwks import JwksCache, JwksUnavailableError
 from slipway.auth.metrics import AuthMetrics, auth_metrics
 from slipway.auth.principal import Principal
@@ -48,6 +63,10 @@ __all__ = [
     "AuthSettingsError",
     "Authenticator",
     "BearerGate",
+    "BearerTokenAuth",
+    "ClientCredentialsSettings",
+    "ClientCredentialsTokenSource",
+    "DiscoveryError",
     "InvalidTokenError",
     "JwksCache",
     "JwksUnavailableError",
@@ -55,7 +74,12 @@ __all__ = [
     "Principal",
     "PrincipalMiddleware",
     "ProtectedResourceMetadata",
+    "ProviderMetadata",
     "ScopeImplications",
+    "TokenHttpClient",
+    "TokenRequestRefusedError",
+    "TokenSource",
+    "TokenUnavailableError",
     "TokenVerifier",
     "auth_metrics",
     "bearer_scheme",
@@ -63,8 +87,10 @@ __all__ = [
     "bearer_token_of",
     "bound_authenticator",
     "build_authenticator",
+    "discovery_url_for",
     "metadata_paths",
     "metadata_url_for",
+    "parse_provider_metadata",
     "protected_resource_metadata",
     "protected_resource_router",
     "require_scopes",

@@ -224,11 +224,19 @@ def build_authenticator(
             raise AuthSettingsError("auth.jwks_url: must be https:// in production")
         if settings.resource is not None and not settings.resource.startswith("https://"):
             raise AuthSettingsError("auth.resource: must be https:// in production (RFC 9728)")
+        discovery_url = settings.effective_discovery_url
+        if discovery_url is not None and not discovery_url.startswith("https://"):
+            raise AuthSettingsError(
+                "auth.discovery: the issuer (discovery_url) must be https:// in production"
+            )
     jwks = None
     asymmetric = ASYMMETRIC_ALGORITHMS.intersection(settings.algorithms)
-    if settings.jwks_url is not None and asymmetric:
+    if (settings.jwks_url is not None or settings.discovers) and asymmetric:
         jwks = JwksCache(
             settings.jwks_url,
+            discovery_url=settings.effective_discovery_url,
+            issuer=settings.issuer,
+            require_https=environment is Environment.PRODUCTION,
             algorithms=asymmetric,
             refresh_interval_seconds=settings.jwks_refresh_interval_seconds,
             min_refresh_interval_seconds=settings.jwks_min_refresh_interval_seconds,

@@ -17,11 +17,13 @@ from jwt import PyJWK
 from jwt.exceptions import PyJWKError
 from prometheus_client import CollectorRegistry
 
+from slipway.auth.discovery import DiscoveryError, parse_provider_metadata
 from slipway.auth.metrics import auth_metrics
 
 logger = logging.getLogger("slipway.auth")
 
 MAX_JWKS_BYTES = 1024 * 1024
+MAX_METADATA_BYTES = 256 * 1024
 
 # The algorithm a key without an `alg` member is used with, by key type (and curve).
 _DEFAULT_ALGORITHM: dict[tuple[object, object], str] = {
@@ -84,22 +86,39 @@ class JwksCache:
     fails until a fetch succeeds, retried every `min_refresh_interval_seconds`.
     Afterwards the keys are fetched again every `refresh_interval_seconds`; a failed fetch
     keeps the keys already held, so an issuer outage does not take services down with it.
+
+    With `discovery_url` (and `issuer`) instead of `url`, the JWKS URL is the `jwks_uri` of
+    the provider metadata (OIDC Discovery / RFC 8414), resolved at the first fetch, retried
+    like a failed fetch while it cannot be, and resolved again after
+    `rediscover_after_failures` failed key-set fetches in a row (the provider moved it).
     """
 
     name = "auth-jwks"
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         algorithms: Collection[str],
+        discovery_url: str | None = None,
+        issuer: str | None = None,
+        require_https: bool = False,
+        rediscover_after_failures: int = 3,
         refresh_interval_seconds: float = 300.0,
         min_refresh_interval_seconds: float = 30.0,
         timeout_seconds: float = 5.0,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if (url is None) == (discovery_url is None):
+            raise ValueError("give a JWKS url or a discovery_url, not both or neither")
+        if discovery_url is not None and issuer is None:
+            raise ValueError("discovery_url needs the issuer the metadata must name")
         self.url = url
+        self.discovery_url = discovery_url
+        self.issuer = issuer
+        self.require_https = require_https
+        self.rediscover_after_failures = max(1, rediscover_after_failures)
         self.algorithms = frozenset(algorithms)
         self.refresh_interval_seconds = refresh_interval_seconds
         self.min_refresh_interval_seconds = min_refresh_interval_seconds
@@ -108,6 +127,8 @@ class JwksCache:
         self._clock = clock
         self._keys: dict[str, PyJWK] = {}
         self._last_attempt: float | None = None
+        self._last_error: str | None = None
+        self._failures = 0  # key-set fetches failed in a row
         self._lock = asyncio.Lock()
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -139,9 +160,11 @@ class JwksCache:
             self._client = None
 
     async def __call__(self) -> None:
-        """Readiness: fails while no key set has ever been fetched."""
+        """Readiness: fails while no key set has ever been fetched, naming the last failure."""
         if not self._keys:
-            raise JwksUnavailableError(f"no signing keys fetched yet from {self.url}")
+            source = self.url or f"the jwks_uri discovered at {self.discovery_url}"
+            reason = f": {self._last_error}" if self._last_error else ""
+            raise JwksUnavailableError(f"no signing keys fetched yet from {source}{reason}")
 
     def held_key(self, kid: str) -> PyJWK | None:
         """The key with this kid held now, without fetching."""
@@ -172,27 +195,62 @@ class JwksCache:
 
     async def _refresh_locked(self, *, trigger: str) -> bool:
         self._last_attempt = self._clock()
+        if self.discovery_url is not None and (
+            self.url is None or self._failures >= self.rediscover_after_failures
+        ):
+            try:
+                self.url = await self._discover(self.discovery_url)
+            except (httpx.HTTPError, DiscoveryError, JwksUnavailableError, ValueError) as exc:
+                self._metrics.jwks_fetches.labels(trigger=trigger, outcome="discovery_error").inc()
+                self._last_error = f"OIDC discovery at {self.discovery_url} failed: {exc}"
+                logger.warning("%s (%s)", self._last_error, trigger)
+                if self.url is None:
+                    return False
+                # a known jwks_uri is still worth trying while the metadata is unavailable
+        url = self.url
+        assert url is not None  # noqa: S101 - set above, or given
         try:
-            keys = parse_jwks(await self._fetch(), self.algorithms, previous=self._keys)
+            keys = parse_jwks(await self._fetch(url), self.algorithms, previous=self._keys)
         except (httpx.HTTPError, JwksUnavailableError, ValueError) as exc:
+            self._failures += 1
             self._metrics.jwks_fetches.labels(trigger=trigger, outcome="error").inc()
-            logger.warning("fetching the JWKS from %s failed (%s): %s", self.url, trigger, exc)
+            self._last_error = f"fetching {url} failed: {exc}"
+            logger.warning("fetching the JWKS from %s failed (%s): %s", url, trigger, exc)
             return False
         self._keys = keys
+        self._failures = 0
+        self._last_error = None
         self._metrics.jwks_fetches.labels(trigger=trigger, outcome="ok").inc()
         self._metrics.jwks_keys.set(len(keys))
         return True
 
-    async def _fetch(self) -> Any:
+    async def _discover(self, discovery_url: str) -> str:
+        document = await self._get_json(discovery_url, MAX_METADATA_BYTES)
+        metadata = parse_provider_metadata(
+            document,
+            issuer=self.issuer or "",
+            url=discovery_url,
+            require_https=self.require_https,
+            require=("jwks_uri",),
+        )
+        if metadata.jwks_uri != self.url:
+            logger.info("discovered jwks_uri %s from %s", metadata.jwks_uri, discovery_url)
+        assert metadata.jwks_uri is not None  # noqa: S101 - required above
+        return metadata.jwks_uri
+
+    async def _fetch(self, url: str) -> Any:
+        return await self._get_json(url, MAX_JWKS_BYTES)
+
+    async def _get_json(self, url: str, limit: int) -> Any:
         if self._client is None:
             raise JwksUnavailableError("the JWKS cache is not started")
-        async with self._client.stream("GET", self.url) as response:
+        async with self._client.stream("GET", url) as response:
             response.raise_for_status()
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise JwksUnavailableError(f"key set larger than {MAX_JWKS_BYTES} bytes")
+                if len(body) > limit:
+                    raise JwksUnavailableError(f"{url}: document larger than {limit} bytes")
         return json.loads(body)
 
     async def _refresh_periodically(self) -> None:

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from slipway.auth.discovery import discovery_url_for
 from slipway.auth.scopes import DEFAULT_SCOPE_IMPLICATIONS, ScopeImplications
 
 Algorithm = Literal["RS256", "ES256", "HS256"]
@@ -26,6 +27,18 @@ class AuthSettings(BaseModel):
     audience: str = Field(min_length=1, examples=["contexts-api"])
     jwks_url: str | None = Field(
         default=None, examples=["https://auth.example.com/.well-known/jwks.json"]
+    )
+    discovery: bool = Field(
+        default=False,
+        description="take jwks_url from the issuer's OpenID Connect discovery document "
+        "(<issuer>/.well-known/openid-configuration), resolved at start-up",
+    )
+    discovery_url: str | None = Field(
+        default=None,
+        description="the provider metadata URL when it is not <issuer>/.well-known/"
+        "openid-configuration (e.g. an RFC 8414 /.well-known/oauth-authorization-server "
+        "URL); setting it turns discovery on",
+        examples=["https://auth.example.com/.well-known/oauth-authorization-server"],
     )
     algorithms: tuple[Algorithm, ...] = Field(
         default=("RS256", "ES256"), min_length=1, description="token algorithms accepted"
@@ -124,8 +137,14 @@ class AuthSettings(BaseModel):
                 raise ValueError("hs256_secret is set but algorithms do not include HS256")
             if len(self.hs256_secret.get_secret_value().encode()) < MIN_HS256_SECRET_BYTES:
                 raise ValueError(f"hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes")
-        if ASYMMETRIC_ALGORITHMS & set(self.algorithms) and not self.jwks_url:
-            raise ValueError("jwks_url is required for RS256/ES256 tokens")
+        if self.discovers and self.jwks_url:
+            raise ValueError("set jwks_url or discovery (discovery_url), not both")
+        if ASYMMETRIC_ALGORITHMS & set(self.algorithms) and not (self.jwks_url or self.discovers):
+            raise ValueError("jwks_url is required for RS256/ES256 tokens (or discovery=true)")
+        if self.discovery_url is not None and not _plain_http_url(self.discovery_url):
+            raise ValueError("discovery_url must be an http(s) URL without spaces")
+        if self.discovers and not _plain_http_url(self.issuer):
+            raise ValueError("discovery needs an http(s) issuer URL")
         if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
             raise ValueError("jwks_url must be an http(s) URL")
         # They go into a header or a document verbatim: no spaces, controls or quotes.
@@ -142,6 +161,18 @@ class AuthSettings(BaseModel):
             if not scope or any(char in _NOT_SCOPE_CHARS or ord(char) < 0x21 for char in scope):
                 raise ValueError(f"scopes_supported: {scope!r} is not a scope (RFC 6749 3.3)")
         return self
+
+    @property
+    def discovers(self) -> bool:
+        """Whether the JWKS URL comes from the provider metadata (discovery)."""
+        return self.discovery or self.discovery_url is not None
+
+    @property
+    def effective_discovery_url(self) -> str | None:
+        """The provider metadata URL when discovering, else None."""
+        if self.discovery_url is not None:
+            return self.discovery_url
+        return discovery_url_for(self.issuer) if self.discovery else None
 
     @property
     def metadata_authorization_servers(self) -> tuple[str, ...]:

@@ -57,8 +57,10 @@ class ResilientClient:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.name = name
+        self._auth = auth
         self.settings = settings
         self._metrics = http_client_metrics(registry)
         self._clock = clock
@@ -88,6 +90,7 @@ class ResilientClient:
                 keepalive_expiry=s.keepalive_expiry,
             ),
             transport=self._transport,
+            auth=self._auth,
         )
 
     async def stop(self) -> None:
@@ -142,8 +145,13 @@ class ResilientClient:
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
         json: Any = None,
+        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
-        """Send a request with retries, within the total timeout; raise an UpstreamError."""
+        """Send a request with retries, within the total timeout; raise an UpstreamError.
+
+        `auth` (an `httpx.Auth`, e.g. `slipway.auth.BearerTokenAuth`) replaces the client's
+        own for this request; it runs on every try, so a retry carries a fresh credential.
+        """
         if self._client is None:
             raise RuntimeError(f"{self.name} is not started; call start() first")
         request = self._client.build_request(
@@ -158,7 +166,7 @@ class ResilientClient:
         host = host_of(request.url)
         try:
             async with asyncio.timeout(self.settings.total_timeout) as deadline:
-                return await self._send(self._client, request, host, deadline)
+                return await self._send(self._client, request, host, deadline, auth)
         except TimeoutError as exc:
             if deadline.expired():
                 raise UpstreamTimeout(
@@ -183,6 +191,7 @@ class ResilientClient:
         request: httpx.Request,
         host: str,
         deadline: asyncio.Timeout,
+        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
         upstream = self._upstreams.get(host)
         upstream.budget.record_request()
@@ -196,7 +205,9 @@ class ResilientClient:
                 raise exc from last_error
             tries += 1
             try:
-                response = await self._attempt(client, request, host, upstream, permit, deadline)
+                response = await self._attempt(
+                    client, request, host, upstream, permit, deadline, auth
+                )
             except httpx.TransportError as exc:
                 error = self._typed_error(exc, request, host)
                 reason = error_retry_reason(exc) if retry_safe else None
@@ -251,13 +262,16 @@ class ResilientClient:
         upstream: Upstream,
         permit: Permit,
         deadline: asyncio.Timeout,
+        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
         """One try: send, record its outcome on the breaker and the metrics."""
         breaker = upstream.breaker
         started = time.perf_counter()
         status = "error"
         try:
-            response = await client.send(request)
+            response = await client.send(
+                request, auth=httpx.USE_CLIENT_DEFAULT if auth is None else auth
+            )
         except httpx.TransportError as exc:
             status = "timeout" if isinstance(exc, httpx.TimeoutException) else "error"
             if counts_against_upstream(exc):
