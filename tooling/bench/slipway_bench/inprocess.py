@@ -21,7 +21,7 @@ from slipway_bench.apps import bare_app, platform_app, platform_settings
 REPEATS = 5
 OTLP_KIND = "platform+otlp"
 
-_SCOPE: dict[str, Any] = {
+SCOPE: dict[str, Any] = {
     "type": "http",
     "asgi": {"version": "3.0", "spec_version": "2.4"},
     "http_version": "1.1",
@@ -36,11 +36,11 @@ _SCOPE: dict[str, Any] = {
     "server": ("127.0.0.1", 8000),
     "extensions": {},
 }
-_REQUEST: dict[str, Any] = {"type": "http.request", "body": b"", "more_body": False}
+REQUEST: dict[str, Any] = {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def _receive() -> dict[str, Any]:
-    return _REQUEST
+    return REQUEST
 
 
 async def _send(_message: Any) -> None:
@@ -52,7 +52,7 @@ async def _loop(app: FastAPI, requests: int) -> float:
     sequential requests through `app`; CPU rather than wall time, as the machine is shared."""
     start = time.process_time()
     for _ in range(requests):
-        await app({**_SCOPE, "headers": list(_SCOPE["headers"])}, _receive, _send)
+        await app({**SCOPE, "headers": list(SCOPE["headers"])}, _receive, _send)
     return time.process_time() - start
 
 

@@ -7,7 +7,9 @@ runs on the load core); drives them in turn with wrk pinned to another core (a w
 before each measured run), and prints median req/s, p50 and p99 and the platform/bare and
 platform+otlp/platform ratios; the full results go to a JSON file. `--in-process N` instead
 drives the same apps' ASGI callables in a loop (no server, no sockets) and prints the Python
-cost per request. See docs/performance.md.
+cost per request. `--breakdown` measures, in process, what each feature of the platform
+stack and each step of the OTLP export costs per request, by ablation (`slipway_bench.breakdown`).
+See docs/performance.md.
 """
 
 import argparse
@@ -70,6 +72,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         metavar="R",
         help="with --in-process: measure platform+otlp at each sampling ratio R",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="no server: each feature's and each OTLP step's cost per request, by ablation",
+    )
+    parser.add_argument(
+        "--breakdown-requests", type=int, default=2000, help="requests per --breakdown round"
+    )
+    parser.add_argument(
+        "--breakdown-rounds", type=int, default=7, help="interleaved --breakdown rounds (best)"
+    )
+    parser.add_argument(
+        "--breakdown-json", type=Path, default=Path("dist/bench/overhead-breakdown.json")
+    )
+    parser.add_argument(
+        "--bsp-schedule-delay-ms", type=int, help="BatchSpanProcessor schedule delay (OTLP)"
+    )
+    parser.add_argument(
+        "--bsp-max-export-batch", type=int, help="BatchSpanProcessor max export batch (OTLP)"
+    )
+    parser.add_argument("--bsp-max-queue", type=int, help="BatchSpanProcessor max queue (OTLP)")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="--breakdown in instructions per request, each variant under valgrind's callgrind",
+    )
+    parser.add_argument(
+        "--breakdown-ratios",
+        type=float,
+        nargs="+",
+        default=[],
+        metavar="R",
+        help="--breakdown: also the OTLP exporter's cost at each sampling ratio R",
+    )
+    parser.add_argument(
+        "--no-otlp-breakdown", action="store_true", help="--breakdown without the OTLP part"
     )
     args = parser.parse_args(argv)
     if "bare" not in args.kinds:
@@ -281,9 +320,41 @@ def benchmark(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
     }
 
 
+def batch_options(args: argparse.Namespace) -> dict[str, int]:
+    """The BatchSpanProcessor options given on the command line."""
+    given = {
+        "schedule_delay_millis": args.bsp_schedule_delay_ms,
+        "max_export_batch_size": args.bsp_max_export_batch,
+        "max_queue_size": args.bsp_max_queue,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _breakdown(args: argparse.Namespace) -> int:
+    from slipway_bench.breakdown import run_breakdown
+
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-") as tmp, ExitStack() as stack:
+        sink = None
+        if not args.no_otlp_breakdown:
+            sink, _ = stack.enter_context(running_otlp_sink(None, Path(tmp)))
+        run_breakdown(
+            args.breakdown_requests,
+            args.breakdown_rounds,
+            sink,
+            args.breakdown_json,
+            sample_ratio=args.otlp_sample_ratio,
+            batch_options=batch_options(args),
+            callgrind=args.callgrind,
+            sweep_ratios=args.breakdown_ratios,
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 2 when wrk is missing or a run failed, else 0."""
     args = parse_args(argv)
+    if args.breakdown:
+        return _breakdown(args)
     if args.in_process:
         from slipway_bench.inprocess import run_in_process
 

@@ -17,6 +17,7 @@ from time import perf_counter_ns
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanContext
 from structlog.contextvars import get_contextvars, merge_contextvars
 from structlog.typing import EventDict
 
@@ -90,13 +91,20 @@ class AccessLog:
         """Whether a request to `path` gets a line (path not excluded, INFO enabled)."""
         return path not in self._excluded and self._logger.isEnabledFor(logging.INFO)
 
-    def write(self, scope: Scope, status: int, duration_ns: int) -> None:
-        """Write the line of the request `scope`, answered with `status`."""
+    def write(
+        self, scope: Scope, status: int, duration_ns: int, span: SpanContext | None = None
+    ) -> None:
+        """Write the line of the request `scope`, answered with `status`.
+
+        `span` is the current span's context when the caller has it at hand (the platform's
+        fused layer does), which spares looking it up; the line's trace and span ids are the
+        current span's either way.
+        """
         handler = pipeline_handler()
         if handler is not None:
             fields = handler.json_fields()
             if fields is not None:
-                line = self._json_line(fields, scope, status, duration_ns)
+                line = self._json_line(fields, scope, status, duration_ns, span)
                 if line is not None:
                     handler.write_line(line)
                     return
@@ -111,7 +119,12 @@ class AccessLog:
         self._logger.info(event, extra=extra)
 
     def _json_line(
-        self, fields: StandardFields, scope: Scope, status: int, duration_ns: int
+        self,
+        fields: StandardFields,
+        scope: Scope,
+        status: int,
+        duration_ns: int,
+        span: SpanContext | None = None,
     ) -> str | None:
         """The line the JSON pipeline would render, built in its final order in one go.
 
@@ -130,12 +143,17 @@ class AccessLog:
         method: str = scope["method"]
         path = _path_with_query(scope)
         http_version: str = scope.get("http_version", "1.1")
+        trace_id = span_id = None
+        if span is not None and span.is_valid:
+            trace_id, span_id = format(span.trace_id, "032x"), format(span.span_id, "016x")
         out = fields.lead(
             time.time(),
             "info",
             self._name,
             f'{client_addr} - "{method} {path} HTTP/{http_version}" {status}',
             request_id,
+            trace_id,
+            span_id,
         )
         out["client_addr"] = client_addr
         out["method"] = method

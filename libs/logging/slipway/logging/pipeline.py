@@ -61,6 +61,9 @@ class PipelineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """
 
     _flush_loop: asyncio.AbstractEventLoop | None = None
+    # The last formatter `json_fields` recognised, with its processors and fields: asked once
+    # per access line, so the weak-dictionary lookup is done once per formatter.
+    _json_known: tuple[logging.Formatter, list[Processor], StandardFields] | None = None
 
     def json_fields(self) -> StandardFields | None:
         """The standard fields of the JSON pipeline `build_formatter` made, when this handler
@@ -69,11 +72,17 @@ class PipelineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         formatter = self.formatter
         if formatter is None:
             return None
-        known = _JSON_PIPELINES.get(formatter)
-        if known is None or not isinstance(formatter, structlog.stdlib.ProcessorFormatter):
-            return None
-        processors, fields = known
-        return fields if formatter.processors == processors else None
+        known = self._json_known
+        if known is not None and known[0] is formatter:
+            processors, fields = known[1], known[2]
+        else:
+            pipeline = _JSON_PIPELINES.get(formatter)
+            if pipeline is None or not isinstance(formatter, structlog.stdlib.ProcessorFormatter):
+                return None
+            processors, fields = pipeline
+            self._json_known = (formatter, processors, fields)
+        # Compared every time: the formatter's processor list can be changed in place.
+        return fields if formatter.processors == processors else None  # type: ignore[attr-defined]
 
     def write_line(self, line: str) -> None:
         """Write a rendered line to the stream under the lock; flush once per event-loop tick.

@@ -133,6 +133,7 @@ class ServerSpans:
             name.lower().encode("latin-1") for name in propagate.get_global_textmap().fields
         )
         self._empty_context = Context()
+        self._root_bound = _ratio_root_bound(self._sdk_provider)
 
     def wanted(self, path: str) -> bool:
         """Whether a request to `path` is traced."""
@@ -158,6 +159,8 @@ class ServerSpans:
     def _start_span(self, method: str, parent: Context) -> Span:
         provider = self._sdk_provider
         if provider is not None and not _has_span_processors(provider):
+            if parent is self._empty_context and self._root_bound is not None:
+                return _unrecorded_root_span(provider, self._root_bound)
             return _unrecorded_span(provider, method, parent)
         return self._tracer.start_span(
             method,
@@ -298,6 +301,40 @@ def _unrecorded_span(provider: TracerProvider, name: str, parent: Context) -> Sp
             is_remote=False,
             trace_flags=TraceFlags(flags),
             trace_state=result.trace_state,
+        )
+    )
+
+
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+
+
+def _ratio_root_bound(provider: TracerProvider | None) -> int | None:
+    """The trace-id bound of the provider's sampler when it is exactly what
+    `configure_tracing` builds (`ParentBased(TraceIdRatioBased(ratio))`), else None."""
+    sampler = getattr(provider, "sampler", None)
+    if type(sampler) is not ParentBased:
+        return None
+    root = getattr(sampler, "_root", None)
+    if type(root) is not TraceIdRatioBased:
+        return None
+    bound = getattr(root, "bound", None)
+    return bound if isinstance(bound, int) else None
+
+
+def _unrecorded_root_span(provider: TracerProvider, bound: int) -> Span:
+    """`_unrecorded_span` for a request with no incoming trace context, with the sampler's
+    decision made inline: `ParentBased` hands a span without a parent to its root sampler,
+    which samples a trace id whose low 64 bits are under its bound, with no trace state."""
+    id_generator = provider.id_generator
+    trace_id = id_generator.generate_trace_id()
+    sampled = trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < bound
+    return NonRecordingSpan(
+        SpanContext(
+            trace_id,
+            id_generator.generate_span_id(),
+            is_remote=False,
+            trace_flags=_SAMPLED if sampled else _NOT_SAMPLED,
         )
     )
 

@@ -34,7 +34,10 @@ class PlatformLayerMiddleware:
 
     Equivalent to `TracingMiddleware(RequestIdMiddleware(AccessLogMiddleware(
     MetricsMiddleware(SecurityHeadersMiddleware(app)))))` with the same options: WebSocket
-    connections get the request id only, other scopes pass through.
+    connections get the request id only, other scopes pass through. Each part can be left
+    out: `request_id_header=None` (no request id), `security_headers=False`, and the
+    `*_excluded_paths` of tracing, the access log and the metrics (per path); the overhead
+    benchmark's `--breakdown` measures each part's cost that way.
     """
 
     def __init__(
@@ -44,7 +47,7 @@ class PlatformLayerMiddleware:
         tracer_provider: trace.TracerProvider | None = None,
         trace_excluded_paths: Collection[str] = DEFAULT_TRACE_EXCLUDED_PATHS,
         trace_response_header: bool = True,
-        request_id_header: str = "X-Request-ID",
+        request_id_header: str | None = "X-Request-ID",
         access_logger: str = ACCESS_LOGGER,
         access_excluded_paths: Collection[str] = (),
         metrics_registry: CollectorRegistry | None = None,
@@ -52,6 +55,7 @@ class PlatformLayerMiddleware:
         docs_paths: Iterable[str] = ("/docs", "/redoc"),
         trust_forwarded_proto: bool = False,
         hsts_max_age_seconds: int = 31_536_000,
+        security_headers: bool = True,
     ) -> None:
         self.app = app
         self._spans = ServerSpans(
@@ -59,18 +63,26 @@ class PlatformLayerMiddleware:
             excluded_paths=trace_excluded_paths,
             trace_response_header=trace_response_header,
         )
-        self._request_id_key = request_id_header.lower().encode("latin-1")
-        self._websocket = RequestIdMiddleware(app, header=request_id_header)
+        self._request_id_key = (
+            request_id_header.lower().encode("latin-1") if request_id_header else None
+        )
+        self._websocket: ASGIApp = (
+            RequestIdMiddleware(app, header=request_id_header) if request_id_header else app
+        )
         self._access_log = AccessLog(
             logger_name=access_logger, excluded_paths=access_excluded_paths
         )
         self._metrics = RequestMetrics(
             registry=metrics_registry, excluded_paths=metrics_excluded_paths
         )
-        self._security = SecurityHeaders(
-            docs_paths=docs_paths,
-            trust_forwarded_proto=trust_forwarded_proto,
-            hsts_max_age_seconds=hsts_max_age_seconds,
+        self._security = (
+            SecurityHeaders(
+                docs_paths=docs_paths,
+                trust_forwarded_proto=trust_forwarded_proto,
+                hsts_max_age_seconds=hsts_max_age_seconds,
+            )
+            if security_headers
+            else None
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,10 +99,14 @@ class PlatformLayerMiddleware:
         traced = spans.start(scope) if spans.wanted(path) else None
         trailing = spans.response_headers(traced[0]) if traced is not None else ()
         request_id_key = self._request_id_key
-        incoming = incoming_request_id(scope.get("headers", ()), request_id_key)
-        request_id = incoming or new_request_id()
-        request_id_header = (request_id_key, request_id.encode("ascii"))
-        defaults = self._security.for_request(scope)
+        request_id_header: tuple[bytes, bytes] | None = None
+        request_id: str | None = None
+        if request_id_key is not None:
+            incoming = incoming_request_id(scope.get("headers", ()), request_id_key)
+            request_id = incoming or new_request_id()
+            request_id_header = (request_id_key, request_id.encode("ascii"))
+        security = self._security
+        defaults = security.for_request(scope) if security is not None else ()
         status = 0
 
         async def send_with_platform_headers(message: Message) -> None:
@@ -102,7 +118,7 @@ class PlatformLayerMiddleware:
                 )
             await send(message)
 
-        binding = bind_request_id(request_id)
+        binding = bind_request_id(request_id) if request_id is not None else None
         access_log = self._access_log if self._access_log.wanted(path) else None
         metrics = self._metrics if self._metrics.wanted(path) else None
         method_label = metrics.started(scope["method"]) if metrics is not None else ""
@@ -125,8 +141,14 @@ class PlatformLayerMiddleware:
             if metrics is not None:
                 metrics.finished(method_label, route, answered, elapsed_ns / 1e9)
             if access_log is not None:
-                access_log.write(scope, answered, elapsed_ns)
-            unbind_request_id(binding)
+                access_log.write(
+                    scope,
+                    answered,
+                    elapsed_ns,
+                    traced[0].get_span_context() if traced is not None else None,
+                )
+            if binding is not None:
+                unbind_request_id(binding)
             if traced is not None:
                 span, token = traced
                 spans.finish(span, token, scope, route, answered if failed else status, failed)
@@ -135,12 +157,12 @@ class PlatformLayerMiddleware:
 def _response_headers(
     headers: Iterable[tuple[bytes, bytes]],
     defaults: Iterable[tuple[bytes, bytes]],
-    request_id: tuple[bytes, bytes],
+    request_id: tuple[bytes, bytes] | None,
     trailing: Iterable[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
     """The app's headers minus any request id of its own, the missing security defaults,
     our request id, then the trace headers: what the five layers produced, in their order."""
-    request_id_key = request_id[0]
+    request_id_key = request_id[0] if request_id is not None else None
     out: list[tuple[bytes, bytes]] = []
     present: set[bytes] = set()
     for header in headers:
@@ -149,6 +171,7 @@ def _response_headers(
         if name != request_id_key:
             out.append(header)
     out.extend(header for header in defaults if header[0] not in present)
-    out.append(request_id)
+    if request_id is not None:
+        out.append(request_id)
     out.extend(trailing)
     return out

@@ -1,12 +1,16 @@
+import random
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode, format_trace_id
 
 from slipway.observability import (
@@ -15,7 +19,7 @@ from slipway.observability import (
     instrument_app,
     span_processors_for,
 )
-from slipway.observability.tracing import otlp_traces_url
+from slipway.observability.tracing import ServerSpans, otlp_traces_url
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"
@@ -289,3 +293,38 @@ async def test_an_unsampled_caller_is_followed_whatever_the_ratio(
     outgoing = response.json()["traceparent"]
     assert outgoing.startswith(f"00-{TRACE_ID}-")
     assert outgoing.endswith("-00")
+
+
+class _FixedIds(RandomIdGenerator):
+    """Hands out the given trace ids in turn (span ids stay random)."""
+
+    def __init__(self, trace_ids: list[int]) -> None:
+        self._trace_ids = iter(trace_ids)
+
+    def generate_trace_id(self) -> int:
+        return next(self._trace_ids)
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.5, 0.1, 0.0])
+def test_the_inline_root_decision_of_an_unrecorded_span_is_the_samplers(ratio: float) -> None:
+    # Without processors and without an incoming trace, ServerSpans decides sampling itself
+    # (no SamplingResult per request); the decision must be the SDK sampler's, trace id by
+    # trace id, at the edges of the bound too.
+    provider = local_provider(sample_ratio=ratio)
+    bound = TraceIdRatioBased.get_bound_for_rate(ratio)
+    edges = [bound - 1, bound, bound + 1, 0, TraceIdRatioBased.TRACE_ID_LIMIT]
+    trace_ids = [(7 << 64) | (edge & TraceIdRatioBased.TRACE_ID_LIMIT) or 1 for edge in edges]
+    trace_ids += [random.getrandbits(128) or 1 for _ in range(500)]
+    provider.id_generator = _FixedIds(list(trace_ids))
+    spans = ServerSpans(provider)
+    scope = {"type": "http", "method": "GET", "path": "/items/1", "headers": []}
+
+    for trace_id in trace_ids:
+        span, token = spans.start(scope)
+        context = span.get_span_context()
+        spans.finish(span, token, scope, "/items/{item_id}", 200, False)
+        expected = provider.sampler.should_sample(Context(), trace_id, "GET", SpanKind.SERVER)
+        assert context.trace_id == trace_id
+        assert context.trace_flags.sampled is (expected.decision is Decision.RECORD_AND_SAMPLE)
+        assert not span.is_recording()
+    provider.shutdown()

@@ -1,12 +1,14 @@
 """What every rate-limit backend answers: allowed or not, and the numbers for the headers."""
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class RateLimitDecision:
-    """The outcome of one request against a token bucket."""
+class RateLimitDecision(NamedTuple):
+    """The outcome of one request against a token bucket.
+
+    Immutable, like the frozen dataclass it was; a NamedTuple because one is made per
+    request and building a frozen dataclass (one `object.__setattr__` per field) cost ~1 us.
+    """
 
     allowed: bool
     limit: int
