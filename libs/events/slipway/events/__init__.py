@@ -19,6 +19,7 @@ from slipway.events.ports import (
     EventPublisher,
     EventStream,
     MultiplexedEventStream,
+    RetainedEventStream,
 )
 from slipway.events.redis_stream import RedisEventStream
 from slipway.events.relay import OutboxRelay, RelayStatus, backoff_delay
@@ -52,6 +53,7 @@ __all__ = [
     "PendingEvent",
     "RedisEventStream",
     "RelayStatus",
+    "RetainedEventStream",
     "StreamEntry",
     "StreamHub",
     "SubscriberDropped",

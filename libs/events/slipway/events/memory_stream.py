@@ -3,7 +3,8 @@
 Entry ids follow Redis Streams (`<milliseconds>-<sequence>`, strictly increasing per stream),
 so a client's `Last-Event-ID` means the same on either backend. Consumer groups keep a
 pending list per group (entry, owner, delivery time), as XREADGROUP/XAUTOCLAIM/XACK do. The
-history lives in this process only: gone on restart, unseen by other instances.
+history lives in this process only: gone on restart, unseen by other instances. With
+`aggregate=<name>`, every event is also appended to the stream `<name>` (as on Redis).
 """
 
 import asyncio
@@ -69,10 +70,12 @@ class InMemoryEventStream:
         maxlen: int | None = DEFAULT_MAXLEN,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        aggregate: str | None = None,
     ) -> None:
         if maxlen is not None and maxlen < 1:
             raise ValueError("maxlen must be positive")
         self._maxlen = maxlen
+        self.aggregate = aggregate
         self._clock = clock
         self._monotonic = monotonic
         self._streams: dict[str, _Stream] = {}
@@ -90,12 +93,16 @@ class InMemoryEventStream:
             return
         async with self._changed:
             for event in events:
-                stream = self._streams.setdefault(event.stream, _Stream())
-                key = self._next_key(stream)
-                stream.keys.append(key)
-                stream.entries.append(StreamEntry(entry_id=format_entry_id(key), event=event))
-                stream.last = key
-                self._trim(stream)
+                names = [event.stream]
+                if self.aggregate is not None and self.aggregate != event.stream:
+                    names.append(self.aggregate)
+                for name in names:
+                    stream = self._streams.setdefault(name, _Stream())
+                    key = self._next_key(stream)
+                    stream.keys.append(key)
+                    stream.entries.append(StreamEntry(entry_id=format_entry_id(key), event=event))
+                    stream.last = key
+                    self._trim(stream)
             self._changed.notify_all()
 
     async def read(
@@ -112,6 +119,11 @@ class InMemoryEventStream:
         """The id of the newest entry of `stream`, "0-0" when it has none."""
         found = self._streams.get(stream)
         return format_entry_id(found.last) if found is not None else "0-0"
+
+    async def first_id(self, stream: str) -> str | None:
+        """The id of the oldest entry `stream` still keeps, None when it has none."""
+        found = self._streams.get(stream)
+        return found.entries[0].entry_id if found is not None and found.entries else None
 
     async def read_many(
         self, after: Mapping[str, str], *, limit: int, block_ms: int
@@ -140,6 +152,23 @@ class InMemoryEventStream:
             return
         start = found.last if start_id == "$" else parse_entry_id(_full_id(start_id))
         found.groups[group] = _Group(last_delivered=start)
+
+    async def group_position(self, stream: str, group: str) -> str | None:
+        """The group's last delivered id, None when there is no such group."""
+        found = self._streams.get(stream)
+        if found is None or group not in found.groups:
+            return None
+        return format_entry_id(found.groups[group].last_delivered)
+
+    async def set_group_position(self, stream: str, group: str, entry_id: str) -> None:
+        """Create `group` at `entry_id`, or move it there: it delivers next what follows."""
+        found = self._streams.setdefault(stream, _Stream())
+        position = parse_entry_id(_full_id(entry_id))
+        state = found.groups.get(group)
+        if state is None:
+            found.groups[group] = _Group(last_delivered=position)
+        else:
+            state.last_delivered = position
 
     async def read_group(
         self, stream: str, group: str, consumer: str, *, count: int, block_ms: int

@@ -3,7 +3,9 @@
 - `EventPublisher`: where the relay puts committed outbox events (a stream);
 - `EventStream`: a publisher that can also be read from an id on (SSE, watchers, the hub);
 - `ConsumerGroupStream`: a stream with consumer groups (ack, claim) for other services;
-- `MultiplexedEventStream`: a stream one reader follows over many keys (`StreamHub`).
+- `MultiplexedEventStream`: a stream one reader follows over many keys (`StreamHub`);
+- `RetainedEventStream`: a stream that tells what it still keeps, and moves groups (for a
+  consumer to see that it fell behind the retention, and to resume after a backfill).
 """
 
 from collections.abc import Mapping, Sequence
@@ -67,4 +69,24 @@ class MultiplexedEventStream(EventStream, Protocol):
     ) -> Mapping[str, Sequence[StreamEntry]]:
         """Entries after each stream's id (up to `limit` per stream), in one read, waiting up
         to `block_ms` for the first; streams without new entries are left out."""
+        ...
+
+
+class RetainedEventStream(ConsumerGroupStream, Protocol):
+    """A consumer-group stream that says what it keeps and where a group stands."""
+
+    async def first_id(self, stream: str) -> str | None:
+        """The id of the oldest entry `stream` still keeps, None when it has none."""
+        ...
+
+    async def last_id(self, stream: str) -> str:
+        """The id of the newest entry of `stream`, "0-0" when it has none."""
+        ...
+
+    async def group_position(self, stream: str, group: str) -> str | None:
+        """The group's last delivered id, None when there is no such group."""
+        ...
+
+    async def set_group_position(self, stream: str, group: str, entry_id: str) -> None:
+        """Create `group` at `entry_id` or move it there: it delivers next what follows."""
         ...

@@ -1,7 +1,9 @@
 """`RedisEventStream`: events on Redis Streams, with consumer groups, on slipway.cache.
 
 Key `<client key prefix><prefix><stream>`; each entry holds the event's JSON in the field
-`event`. Appends trim to about `maxlen` entries (`MAXLEN ~`). Blocking reads are cut into
+`event`. Appends trim to about `maxlen` entries (`MAXLEN ~`). With `aggregate=<name>`, every
+event is also appended to the stream `<name>` in the same MULTI/EXEC (one round trip), so a
+consumer of every stream at once (an indexer, say) follows one key. Blocking reads are cut into
 slices shorter than the client's socket timeout, so a long `block_ms` never trips it; a
 blocked slice holds one pooled connection (which is why readers share a `StreamHub`).
 """
@@ -40,10 +42,12 @@ class RedisEventStream:
         *,
         prefix: str = DEFAULT_PREFIX,
         maxlen: int | None = DEFAULT_MAXLEN,
+        aggregate: str | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._maxlen = maxlen
+        self.aggregate = aggregate
         socket_timeout = client.settings.socket_timeout_seconds
         self._max_block_ms = max(1, int(socket_timeout * 1000 * _BLOCK_SHARE_OF_SOCKET_TIMEOUT))
 
@@ -58,17 +62,15 @@ class RedisEventStream:
 
         All or none of a batch is applied when the connection breaks before EXEC; if it
         breaks after, the caller's retry appends the batch twice (delivery is at least once).
+        With an `aggregate` stream each event is appended to it too, in the same transaction.
         """
         if not events:
             return
         async with self._client.redis.pipeline(transaction=True) as pipe:
             for event in events:
-                pipe.xadd(
-                    self.key(event.stream),
-                    {EVENT_FIELD: event.to_json()},
-                    maxlen=self._maxlen,
-                    approximate=True,
-                )
+                fields: dict[Any, Any] = {EVENT_FIELD: event.to_json()}
+                for stream in _targets(event.stream, self.aggregate):
+                    pipe.xadd(self.key(stream), fields, maxlen=self._maxlen, approximate=True)
             await pipe.execute()
 
     async def read(
@@ -85,6 +87,12 @@ class RedisEventStream:
         reply = await self._client.redis.xrevrange(self.key(stream), count=1)
         newest = reply[0][0] if reply else None
         return _text(newest) if newest is not None else "0-0"
+
+    async def first_id(self, stream: str) -> str | None:
+        """The id of the oldest entry `stream` still keeps (XRANGE), None when it has none."""
+        reply = await self._client.redis.xrange(self.key(stream), count=1)
+        oldest = reply[0][0] if reply else None
+        return _text(oldest) if oldest is not None else None
 
     async def read_many(
         self, after: Mapping[str, str], *, limit: int, block_ms: int
@@ -117,6 +125,31 @@ class RedisEventStream:
         except ResponseError as exc:
             if not str(exc).startswith("BUSYGROUP"):
                 raise
+
+    async def group_position(self, stream: str, group: str) -> str | None:
+        """The group's last delivered id (XINFO GROUPS), None when there is no such group."""
+        try:
+            groups = await self._client.redis.xinfo_groups(self.key(stream))
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return None
+            raise
+        for info in groups:
+            if _text(info["name"]) == group:
+                return _text(info["last-delivered-id"])
+        return None
+
+    async def set_group_position(self, stream: str, group: str, entry_id: str) -> None:
+        """Create `group` at `entry_id`, or move it there (XGROUP SETID): it delivers next
+        what follows `entry_id`; entries it delivered and nobody acked stay pending."""
+        try:
+            await self._client.redis.xgroup_create(
+                self.key(stream), group, id=entry_id, mkstream=True
+            )
+        except ResponseError as exc:
+            if not str(exc).startswith("BUSYGROUP"):
+                raise
+            await self._client.redis.xgroup_setid(self.key(stream), group, entry_id)
 
     async def read_group(
         self, stream: str, group: str, consumer: str, *, count: int, block_ms: int
@@ -173,6 +206,11 @@ class RedisEventStream:
                 decoded.append(entry)
         await self.ack(stream, group, undecodable)
         return decoded
+
+
+def _targets(stream: str, aggregate: str | None) -> tuple[str, ...]:
+    # The event's own stream, and the aggregate one unless it is the same.
+    return (stream,) if aggregate is None or aggregate == stream else (stream, aggregate)
 
 
 def _by_key(reply: Any) -> list[tuple[Any, list[Any]]]:
