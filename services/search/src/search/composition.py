@@ -1,56 +1,77 @@
 """The composition root: which adapters serve the domain, given the settings.
 
 Service-owned: the template wrote it once and never changes it again.
+
+- storage: the index in SQL through slipway.db (a SQLite file with FTS5 by default,
+  PostgreSQL full-text search in production), migrated at start-up unless
+  `migrate_on_startup` is off; `/ready` checks the database;
+- auth: bearer tokens through slipway.auth (HS256 with a development secret by default),
+  `contexts:read` for every search; the MCP endpoint is the protected resource
+  `<public_base_url>/mcp`, whose RFC 9728 metadata is served at
+  /.well-known/oauth-protected-resource(/mcp);
+- Redis, when `redis` is set: one rate limit across instances, and the change stream the
+  indexer follows (adapters/indexing.py);
+- the `/v1/search` route and the `search_contexts` MCP tool, both on the same index;
+- indexing from contexts' changes (adapters/indexing.py).
+
+Search is read-only to its callers: no idempotency keys, no outbox.
 """
 
-from starlette.middleware import Middleware
-
-from search.adapters import redis_items, sql
-from search.api.items import items_router
-from search.domain.ports import ItemRepository
-from search.domain.service import ItemService
+from search.adapters.indexing import add_indexing
+from search.adapters.sql import MigrateOnStartup, SqlSearchIndex
+from search.api.search import search_router
+from search.mcp.auth import protected_resource_settings
+from search.mcp.server import build_mcp
 from search.settings import Settings
+from slipway.auth import build_authenticator, protected_resource_router
 from slipway.cache import RedisClient, RedisRateLimitBackend
-from slipway.db import Database, SqlIdempotencyStore
-from slipway.events import InMemoryEventStream, Outbox, OutboxRelay, RedisEventStream
-from slipway.web import IdempotencyMiddleware, ServiceParts
-from slipway.web.idempotency import principal_or_anonymous
+from slipway.db import Database
+from slipway.web import ServiceParts
 
 
 def compose(settings: Settings) -> ServiceParts:
-    """Build the domain service on the adapters the settings call for."""
+    """Build the index, its API, its MCP endpoint and its indexer on the configured adapters."""
     parts = ServiceParts()
     database = Database(settings.database, service_name=settings.service_name)
     if settings.migrate_on_startup:
-        parts.resources.append(sql.MigrateOnStartup(database))
+        parts.resources.append(MigrateOnStartup(database))
     parts.resources.append(database)
     parts.readiness_checks.append(database.readiness_check)
-    # Idempotency-Key: reserved and replayed through the database, across every instance.
-    keys = SqlIdempotencyStore(database, table=sql.idempotency_keys)
-    parts.resources.append(keys.purger())  # deletes expired keys hourly
-    # Items and their events commit together; the relay (woken on commit) publishes the events.
-    outbox = Outbox(sql.outbox_events, channel=settings.outbox.channel)
-    repository: ItemRepository = sql.SqlItemRepository(database, outbox)
-    stream: InMemoryEventStream | RedisEventStream = InMemoryEventStream()
+    index = SqlSearchIndex(database, consumer=settings.service_name)
+
+    # The MCP endpoint is the protected resource: RFC 9728 metadata, RFC 8707 audience.
+    auth_settings = protected_resource_settings(settings)
+    authenticator = build_authenticator(auth_settings, environment=settings.environment)
+    parts.auth = authenticator
+    parts.routers.append(protected_resource_router(auth_settings))
+
+    redis: RedisClient | None = None
     if settings.redis is not None:
         redis = RedisClient(settings.redis)
         parts.resources.append(redis)
         parts.readiness_checks.append(redis.readiness_check)
         parts.rate_limit_backend = RedisRateLimitBackend(redis)  # one limit across instances
-        repository = redis_items.CachedItemRepository(repository, redis)
-        stream = RedisEventStream(redis, prefix=settings.events_stream_prefix)
-    # After the database (and Redis) it uses: started after, stopped before.
-    parts.resources.append(OutboxRelay(database, outbox, stream, settings=settings.outbox))
-    # The template has no auth: every caller shares one key space (`anonymous`); with auth,
-    # principal_or_anonymous gives each principal its own.
-    parts.middleware.append(
-        Middleware(
-            IdempotencyMiddleware,
-            store=keys,
-            settings=settings.idempotency,
-            subject=principal_or_anonymous,
-        )
+
+    contexts_url = settings.contexts_public_url or ""
+    parts.routers.append(
+        search_router(index, groups_claim=settings.groups_claim, contexts_url=contexts_url)
     )
-    service = ItemService(repository)
-    parts.routers.append(items_router(service))
+    mcp = build_mcp(
+        index,
+        authenticator,
+        groups_claim=settings.groups_claim,
+        contexts_url=contexts_url,
+        version=settings.version,
+    )
+    parts.resources.append(mcp)
+    parts.mounts.append(mcp.mount())
+
+    add_indexing(
+        parts,
+        settings.indexing,
+        index=index,
+        database=database,
+        redis=redis,
+        service=settings.service_name,
+    )
     return parts

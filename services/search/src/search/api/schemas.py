@@ -1,36 +1,49 @@
-"""Request and response bodies of the items API (the wire format, apart from the model)."""
+"""The search API's response bodies (the wire format, apart from the model)."""
 
-from uuid import UUID
+from datetime import datetime
+from typing import Self
 
 from pydantic import BaseModel, Field
 
-from search.domain.model import NAME_MAX_LENGTH, Item
-
-# Printable text: no control characters.
-NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+from search.domain.model import SearchHit
 
 
-class NewItem(BaseModel):
-    """An item to create."""
+class Hit(BaseModel):
+    """One matching context the caller may read."""
 
-    name: str = Field(
-        min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, examples=["first item"]
-    )
-
-
-class ItemResponse(BaseModel):
-    """An item."""
-
-    id: UUID
+    namespace: str
     name: str
+    version: int = Field(description="The indexed (latest) version")
+    kind: str
+    labels: dict[str, str]
+    score: float = Field(
+        description="Relevance, higher is better; comparable within one search only"
+    )
+    snippet: str = Field(
+        description="HTML-safe excerpt of the text, matches in <mark>...</mark>",
+        examples=["the <mark>rollback</mark> runbook &amp; checklist"],
+    )
+    updated_at: datetime
+    href: str = Field(description="The context in contexts' API")
 
     @classmethod
-    def of(cls, item: Item) -> "ItemResponse":
-        """The response body for `item`."""
-        return cls(id=item.id, name=item.name)
+    def of(cls, hit: SearchHit, contexts_url: str) -> Self:
+        """The response item for `hit`; `contexts_url` prefixes its href ("" for a path)."""
+        return cls(
+            namespace=hit.ref.namespace,
+            name=hit.ref.name,
+            version=hit.version,
+            kind=hit.kind,
+            labels=dict(hit.labels),
+            score=hit.score,
+            snippet=hit.snippet,
+            updated_at=hit.updated_at,
+            href=f"{contexts_url}/v1/contexts/{hit.ref.namespace}/{hit.ref.name}",
+        )
 
 
-class ItemList(BaseModel):
-    """A page of items, ordered by name."""
+class SearchResults(BaseModel):
+    """A page of hits, best first."""
 
-    items: list[ItemResponse]
+    items: list[Hit]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")

@@ -1,20 +1,28 @@
 """Ports: what the domain needs from the outside world, implemented in `adapters/`."""
 
-from collections.abc import Sequence
 from typing import Protocol
-from uuid import UUID
 
-from search.domain.model import DomainEvent, Item
+from search.domain.model import Change, ContextRef, Reader, SearchPage, SearchQuery
 
 
-class ItemRepository(Protocol):
-    """Where items are kept."""
+class SearchIndex(Protocol):
+    """The index: changes applied once each, searched under contexts' ACL rules."""
 
-    async def add(self, item: Item, events: Sequence[DomainEvent] = ()) -> None:
-        """Store a new item and the events its creation raised: all of them or none."""
+    async def apply(self, event_id: str, change: Change) -> bool:
+        """Apply a change delivered as event `event_id`, in one transaction with the record
+        that this event was applied; False (and nothing changed) when it was applied before.
 
-    async def get(self, item_id: UUID) -> Item | None:
-        """The item with this id, or None."""
+        A change older than the version indexed for its context is recorded but changes
+        nothing, so late and repeated deliveries are harmless."""
 
-    async def list_items(self, limit: int) -> list[Item]:
-        """Up to `limit` items, ordered by name, then id."""
+    async def put(self, change: Change) -> None:
+        """Apply a change that has no event (a backfill), with the same version rule."""
+
+    async def search(self, query: SearchQuery, reader: Reader) -> SearchPage:
+        """The page of contexts matching `query` that `reader` may read, best first."""
+
+    async def indexed_version(self, ref: ContextRef) -> int | None:
+        """The version indexed for a context, or None when it is not in the index."""
+
+    async def count(self) -> int:
+        """How many contexts the index holds."""

@@ -1,0 +1,137 @@
+"""contexts' HTTP change feed (`HttpSseFeed`) on a recorded event stream, its checkpoint in
+search's database (migration 0002, SQLite), and the event-stream parser."""
+
+import httpx
+import orjson
+import pytest
+
+from search.adapters.change_feed import (
+    EventStreamParser,
+    HttpSseFeed,
+    SqlCheckpoints,
+    parse_event_stream,
+)
+from search.domain.indexer import FeedStart, FeedUnavailable
+from search.domain.model import ContextRef
+from slipway.db import Database
+
+
+def change(name: str, version: int = 1) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "context.changed",
+            "event_id": f"{name}-{version}",
+            "namespace": "team-a",
+            "name": name,
+            "version": version,
+            "action": "created",
+            "etag": '"e"',
+            "occurred_at": "2026-12-02T07:00:00+00:00",
+            "actor": "alice",
+        }
+    )
+
+
+# Recorded from contexts' GET /v1/events (every namespace): a comment, two changes, an event
+# of another type, the close.
+RECORDED = (
+    b": stream open\r\nretry: 3000\r\n\r\n"
+    b"id: 1700000000000-0\r\nevent: context.changed\r\ndata: " + change("a") + b"\r\n\r\n"
+    b": ping\r\n\r\n"
+    b"id: 1700000000001-0\r\nevent: context.changed\r\ndata: " + change("b") + b"\r\n\r\n"
+    b"id: 1700000000002-0\r\nevent: something.else\r\ndata: {}\r\n\r\n"
+    b'event: stream.closed\r\ndata: {"reason": "server shutting down"}\r\n\r\n'
+)
+HEADERS = {
+    "content-type": "text/event-stream",
+    "oldest-event-id": "1699999999999-0",
+    "newest-event-id": "1700000000002-0",
+}
+
+
+def test_the_parser_follows_the_event_stream_rules() -> None:
+    lines = [": c", "id: 7-0", "event: x", "data: one", "data: two", "", "", "data: three", ""]
+    events = list(parse_event_stream(lines))
+    assert [(e.id, e.event, e.data) for e in events] == [
+        ("7-0", "x", ["one", "two"]),
+        ("7-0", "message", ["three"]),  # the last id persists
+    ]
+    parser = EventStreamParser()
+    assert parser.feed("id: bad\0id") is None
+    assert parser.last_id is None
+
+
+@pytest.fixture
+def checkpoints(sqlite_database: Database) -> SqlCheckpoints:
+    return SqlCheckpoints(sqlite_database)
+
+
+async def test_a_checkpoint_is_stored_and_replaced(checkpoints: SqlCheckpoints) -> None:
+    assert await checkpoints.load("search:contexts") is None
+    await checkpoints.save("search:contexts", "5-0")
+    await checkpoints.save("search:contexts", "6-1")
+    await checkpoints.save("other", "1-0")
+    assert await checkpoints.load("search:contexts") == "6-1"
+    assert await checkpoints.load("other") == "1-0"
+
+
+def feed_on(
+    checkpoints: SqlCheckpoints, status: int = 200
+) -> tuple[HttpSseFeed, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, headers=HEADERS, content=RECORDED)
+
+    http = httpx.AsyncClient(base_url="http://contexts.test", transport=httpx.MockTransport(answer))
+    return HttpSseFeed(http, checkpoints, feed="search:contexts"), seen
+
+
+async def test_the_feed_says_what_contexts_keeps_and_where_it_stopped(
+    checkpoints: SqlCheckpoints,
+) -> None:
+    feed, seen = feed_on(checkpoints)
+    assert await feed.start() == FeedStart(
+        position=None, oldest="1699999999999-0", newest="1700000000002-0"
+    )
+    assert "last-event-id" not in seen[0].headers
+    await checkpoints.save("search:contexts", "1700000000000-0")
+    start = await feed.start()
+    assert start.position == "1700000000000-0"
+    assert seen[1].headers["last-event-id"] == "1700000000000-0"
+
+
+async def test_deliveries_are_the_changes_and_done_moves_the_checkpoint(
+    checkpoints: SqlCheckpoints,
+) -> None:
+    feed, seen = feed_on(checkpoints)
+    await feed.resume_from("1699999999999-0")  # e.g. after a backfill
+    received = []
+    async for delivery in feed.deliveries():  # ends at stream.closed
+        received.append(delivery)
+        await feed.done(delivery)
+    assert seen[0].headers["last-event-id"] == "1699999999999-0"
+    assert [d.position for d in received] == ["1700000000000-0", "1700000000001-0"]
+    assert [d.notice.ref for d in received if d.notice] == [
+        ContextRef("team-a", "a"),
+        ContextRef("team-a", "b"),
+    ]
+    assert await checkpoints.load("search:contexts") == "1700000000001-0"
+    await feed.start()
+    assert seen[-1].headers["last-event-id"] == "1700000000001-0"  # a restart resumes there
+
+
+async def test_a_refused_or_broken_feed_is_unavailable(checkpoints: SqlCheckpoints) -> None:
+    refused, _ = feed_on(checkpoints, status=403)
+    with pytest.raises(FeedUnavailable):
+        await refused.start()
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    http = httpx.AsyncClient(base_url="http://contexts.test", transport=httpx.MockTransport(broken))
+    down = HttpSseFeed(http, checkpoints)
+    with pytest.raises(FeedUnavailable):
+        async for _ in down.deliveries():
+            pass
