@@ -13,13 +13,17 @@ Service-owned: the template wrote it once and never changes it again.
 - events (slipway.events): the unit of work writes change events to the outbox, whose relay
   (woken on commit) moves them to a Redis Stream when `redis` is set, else to an in-process
   stream; one `StreamHub` per process reads it for `/v1/events` (server-sent events) and the
-  MCP subscriptions, both filtered by one `EventVisibility`;
+  MCP subscriptions, both filtered by one `EventVisibility`; every event is also appended to
+  the aggregate stream (`events.aggregate_stream`, `@all`), served to indexers holding
+  `contexts:index` as `/v1/events` without a namespace;
+- for indexers too: `GET /v1/contexts`, every live context of every namespace (backfill);
 - the /v1 REST routes, and the same registry as an MCP server at /mcp (Streamable HTTP).
 """
 
 from starlette.middleware import Middleware
 
 from contexts.adapters.backoff import JitteredBackoff
+from contexts.adapters.catalog import SqlCatalogReader
 from contexts.adapters.sql import (
     SqlAccessLookup,
     SqlUnitOfWorkFactory,
@@ -30,8 +34,10 @@ from contexts.adapters.sql.migrate import MigrateOnStartup
 from contexts.adapters.sql.tables import idempotency
 from contexts.api.contexts import contexts_router
 from contexts.api.contract import serve_kind_bodies, serve_links
-from contexts.api.events import event_reader, events_router
+from contexts.api.events import AggregateFeed, event_reader, events_router, index_reader
+from contexts.api.index import index_router
 from contexts.domain.builtin_kinds import default_kinds
+from contexts.domain.catalog import ContextCatalog
 from contexts.domain.ports import Clock
 from contexts.domain.retry import WriteRetry
 from contexts.domain.service import ContextRegistry
@@ -73,6 +79,8 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
         write_retry=WriteRetry(backoff=JitteredBackoff()),
     )
     parts.routers.append(contexts_router(registry, kinds, groups_claim=settings.groups_claim))
+    catalog = ContextCatalog(SqlCatalogReader(database))
+    parts.routers.append(index_router(catalog, groups_claim=settings.groups_claim))
     # One clock for the registry and the keys' lease and TTL (SystemClock: time.time()).
     keys = SqlIdempotencyStore(database, table=idempotency, clock=lambda: clock.now().timestamp())
     parts.resources.append(keys.purger())
@@ -88,10 +96,15 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
         # No readiness check on Redis: it only carries events, which wait in the outbox while
         # it is down, so writes keep succeeding and the instance stays in service.
         stream = RedisEventStream(
-            redis, prefix=settings.events.stream_prefix, maxlen=settings.events.stream_maxlen
+            redis,
+            prefix=settings.events.stream_prefix,
+            maxlen=settings.events.stream_maxlen,
+            aggregate=settings.events.aggregate_stream,
         )
     else:
-        stream = InMemoryEventStream(maxlen=settings.events.stream_maxlen)
+        stream = InMemoryEventStream(
+            maxlen=settings.events.stream_maxlen, aggregate=settings.events.aggregate_stream
+        )
     parts.resources.append(OutboxRelay(database, outbox, stream, settings=settings.events.outbox))
     hub = StreamHub(stream, settings.events.fanout)
     parts.resources.append(hub)
@@ -99,7 +112,14 @@ def compose(settings: Settings, *, clock: Clock | None = None) -> ServiceParts:
         SqlAccessLookup(database), max_entries=settings.events.visibility_cache_size
     )
     reader = event_reader(authenticator, settings.groups_claim)
-    parts.routers.append(events_router(hub, visibility, reader))
+    aggregate = None
+    if settings.events.aggregate_stream is not None:
+        aggregate = AggregateFeed(
+            stream=settings.events.aggregate_stream,
+            retained=stream,
+            authorize=index_reader(authenticator, settings.groups_claim),
+        )
+    parts.routers.append(events_router(hub, visibility, reader, aggregate=aggregate))
 
     mcp = build_mcp(
         registry,

@@ -45,6 +45,7 @@ from contexts.domain.cursor import MAX_CURSOR_LENGTH
 from contexts.domain.kinds import KindRegistry
 from contexts.domain.model import (
     ETAG_PATTERN,
+    KIND_PATTERN,
     NAME_PATTERN,
     Acl,
     Actor,
@@ -379,7 +380,14 @@ def contexts_router(
         request: Request,
         namespace: Namespace,
         actor: Reader,
-        kind: Annotated[str | None, Query(max_length=63)] = None,
+        kind: Annotated[
+            str | None,
+            Query(
+                pattern=KIND_PATTERN,
+                max_length=63,
+                description="only contexts of this kind (a kind name; else 422)",
+            ),
+        ] = None,
         label: Annotated[
             str | None,
             # The syntax is documented; `LabelSelector.parse` (the domain) enforces it (422).

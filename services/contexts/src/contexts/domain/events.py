@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, JsonValue, PositiveInt
 
 from contexts.domain.model import Acl, Actor, Context, Name, Subject
-from contexts.domain.policy import is_admin
+from contexts.domain.policy import is_admin, is_indexer
 
 
 class ChangeAction(StrEnum):
@@ -63,10 +63,11 @@ class ContextAccess:
     acl: Acl
 
     def readable_by(self, actor: Actor) -> bool:
-        """Whether `actor` may read the context (owner, reader, writer or admin)."""
+        """Whether `actor` may read the context (owner, reader, writer, admin or indexer)."""
         entries = actor.acl_entries
         return (
             is_admin(actor)
+            or is_indexer(actor)
             or self.owner == actor.subject
             or not entries.isdisjoint(self.acl.readers)
             or not entries.isdisjoint(self.acl.writers)

@@ -5,6 +5,11 @@ Two layers decide:
 - Scopes, granted by the token: `contexts:read` for reads, `contexts:write` for writes
   (creating a context in any namespace needs only this), `contexts:admin` for everything,
   every ACL notwithstanding. A missing scope is `Forbidden`: it says nothing about any context.
+- `contexts:index`, for an indexing service (search): it widens reads to every context of
+  every namespace, every ACL notwithstanding, and its change feed and listing across
+  namespaces; it grants no write, no ACL change and no admin power. Reads still need
+  `contexts:read` beside it: the index scope widens what a read may see, never what a caller
+  may do.
 - The context's owner and ACL: the owner and admins may read, write and change the ACL;
   `writers` may read and write; `readers` may read. The ACL of a context's latest version
   (a tombstone included) governs its whole history, so removing a reader hides old versions too.
@@ -24,11 +29,17 @@ from contexts.domain.model import Actor, Context, ContextKey
 READ_SCOPE = "contexts:read"
 WRITE_SCOPE = "contexts:write"
 ADMIN_SCOPE = "contexts:admin"
+INDEX_SCOPE = "contexts:index"
 
 
 def is_admin(actor: Actor) -> bool:
     """Whether the actor holds the admin scope, which overrides every ACL."""
     return ADMIN_SCOPE in actor.scopes
+
+
+def is_indexer(actor: Actor) -> bool:
+    """Whether the actor holds the index scope, which lets it read every context (only)."""
+    return INDEX_SCOPE in actor.scopes
 
 
 def require_scope(actor: Actor, scope: str) -> None:
@@ -38,8 +49,13 @@ def require_scope(actor: Actor, scope: str) -> None:
 
 
 def can_read(actor: Actor, context: Context) -> bool:
-    """Whether the ACL lets the actor read the context (owner, reader, writer or admin)."""
-    return can_write(actor, context) or not actor.acl_entries.isdisjoint(context.acl.readers)
+    """Whether the ACL lets the actor read the context (owner, reader, writer, admin or
+    indexer)."""
+    return (
+        is_indexer(actor)
+        or can_write(actor, context)
+        or not actor.acl_entries.isdisjoint(context.acl.readers)
+    )
 
 
 def can_write(actor: Actor, context: Context) -> bool:

@@ -17,6 +17,13 @@ class EventsSettings(BaseModel):
     stream_maxlen: int = Field(
         default=100_000, ge=1, description="Entries kept per namespace stream (about)"
     )
+    aggregate_stream: str | None = Field(
+        default="@all",
+        pattern=r"^@[a-z0-9._-]{1,62}$",
+        description="Stream every event is also appended to (in the same round trip), for "
+        "indexers (`GET /v1/events` without namespace); `@` keeps it apart from namespaces. "
+        "None: no aggregate stream",
+    )
     visibility_cache_size: int = Field(
         default=10_000,
         ge=1,

@@ -87,6 +87,14 @@ async def test_a_nul_in_a_label_filter_is_a_422(client_on: httpx.AsyncClient, va
     )
 
 
+@pytest.mark.parametrize("value", ["%00", "a%00b", "%02%C3%94%00G%12"])
+async def test_a_nul_in_a_kind_filter_is_a_422(client_on: httpx.AsyncClient, value: str) -> None:
+    """Found by the stateful run on PostgreSQL: a NUL in `kind` reached the database (500)."""
+    assert_unprocessable(
+        await client_on.get(f"/v1/contexts/team-a?label=team%3Da&kind={value}", headers=ALICE)
+    )
+
+
 async def test_an_unstorable_patch_is_a_422_and_changes_nothing(
     client_on: httpx.AsyncClient,
 ) -> None:
