@@ -16,13 +16,13 @@ to backfill, and move to a position after a backfill (`resume_from`).
 
 import os
 import socket
-from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import orjson
 import sqlalchemy as sa
+from httpx_sse import EventSource, ServerSentEvent
 from redis.exceptions import RedisError
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -160,57 +160,6 @@ class SqlCheckpoints:
             await uow.session.execute(statement)
 
 
-@dataclass
-class ServerSentEvent:
-    """One event of a `text/event-stream` (WHATWG HTML, "Server-sent events")."""
-
-    event: str = "message"
-    data: list[str] = field(default_factory=list)
-    id: str | None = None
-
-
-def parse_event_stream(lines: Iterable[str]) -> Iterator[ServerSentEvent]:
-    """The events of complete lines of an event stream (for tests; `HttpSseFeed` parses
-    incrementally with `EventStreamParser`)."""
-    parser = EventStreamParser()
-    for line in lines:
-        dispatched = parser.feed(line)
-        if dispatched is not None:
-            yield dispatched
-
-
-class EventStreamParser:
-    """The event-stream line rules: `field: value`, comments (`:`), a blank line dispatches;
-    the last `id` persists across events as the spec's "last event ID buffer" does."""
-
-    def __init__(self) -> None:
-        self._current = ServerSentEvent()
-        self._has_data = False
-        self.last_id: str | None = None
-
-    def feed(self, line: str) -> ServerSentEvent | None:
-        """Take one line (without its end-of-line); the event a blank line completes."""
-        if not line:
-            current, has_data = self._current, self._has_data
-            self._current, self._has_data = ServerSentEvent(), False
-            if not has_data:
-                return None
-            current.id = self.last_id
-            return current
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._current.data.append(value)
-            self._has_data = True
-        elif name == "event":
-            self._current.event = value
-        elif name == "id" and "\0" not in value:
-            self.last_id = value
-        return None
-
-
 class HttpSseFeed:
     """The `ChangeFeed` port on contexts' SSE feed of every namespace, with a checkpoint."""
 
@@ -246,18 +195,17 @@ class HttpSseFeed:
 
     async def deliveries(self) -> AsyncIterator[Delivery]:
         """The events after the position, until contexts closes the stream or it breaks."""
-        parser = EventStreamParser()
         try:
             async with self._http.stream("GET", EVENTS_PATH, headers=self._resume()) as response:
                 self._check(response)
-                async for line in response.aiter_lines():
-                    event = parser.feed(line)
-                    if event is None:
-                        continue
+                # httpx-sse parses the stream (WHATWG rules: multi-line data, comments, the
+                # last event id carried over, ids holding NUL ignored); SSEError, a wrong
+                # content type, is an httpx.TransportError.
+                async for event in EventSource(response).aiter_sse():
                     if event.event == CLOSE_EVENT:
-                        _log.info("contexts closed the event feed", reason="\n".join(event.data))
+                        _log.info("contexts closed the event feed", reason=event.data)
                         return
-                    if event.event != CHANGE_EVENT or event.id is None:
+                    if event.event != CHANGE_EVENT or not event.id:
                         continue
                     yield Delivery(position=event.id, notice=_notice_of(event))
                     if self._stopping:
@@ -288,7 +236,7 @@ class HttpSseFeed:
 
 def _notice_of(event: ServerSentEvent) -> ChangeNotice | None:
     try:
-        payload = orjson.loads("\n".join(event.data))
+        payload = orjson.loads(event.data)
     except orjson.JSONDecodeError:
         _log.warning("undecodable event skipped", entry_id=event.id)
         return None

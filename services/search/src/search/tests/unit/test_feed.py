@@ -1,16 +1,11 @@
-"""contexts' HTTP change feed (`HttpSseFeed`) on a recorded event stream, its checkpoint in
-search's database (migration 0002, SQLite), and the event-stream parser."""
+"""contexts' HTTP change feed (`HttpSseFeed`) on a recorded event stream (parsed by httpx-sse),
+and its checkpoint in search's database (migration 0002, SQLite)."""
 
 import httpx
 import orjson
 import pytest
 
-from search.adapters.change_feed import (
-    EventStreamParser,
-    HttpSseFeed,
-    SqlCheckpoints,
-    parse_event_stream,
-)
+from search.adapters.change_feed import HttpSseFeed, SqlCheckpoints
 from search.domain.indexer import FeedStart, FeedUnavailable
 from search.domain.model import ContextRef
 from slipway.db import Database
@@ -49,18 +44,6 @@ HEADERS = {
 }
 
 
-def test_the_parser_follows_the_event_stream_rules() -> None:
-    lines = [": c", "id: 7-0", "event: x", "data: one", "data: two", "", "", "data: three", ""]
-    events = list(parse_event_stream(lines))
-    assert [(e.id, e.event, e.data) for e in events] == [
-        ("7-0", "x", ["one", "two"]),
-        ("7-0", "message", ["three"]),  # the last id persists
-    ]
-    parser = EventStreamParser()
-    assert parser.feed("id: bad\0id") is None
-    assert parser.last_id is None
-
-
 @pytest.fixture
 def checkpoints(sqlite_database: Database) -> SqlCheckpoints:
     return SqlCheckpoints(sqlite_database)
@@ -76,13 +59,16 @@ async def test_a_checkpoint_is_stored_and_replaced(checkpoints: SqlCheckpoints) 
 
 
 def feed_on(
-    checkpoints: SqlCheckpoints, status: int = 200
+    checkpoints: SqlCheckpoints,
+    status: int = 200,
+    content: bytes = RECORDED,
+    headers: dict[str, str] = HEADERS,
 ) -> tuple[HttpSseFeed, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(status, headers=HEADERS, content=RECORDED)
+        return httpx.Response(status, headers=headers, content=content)
 
     http = httpx.AsyncClient(base_url="http://contexts.test", transport=httpx.MockTransport(answer))
     return HttpSseFeed(http, checkpoints, feed="search:contexts"), seen
@@ -134,4 +120,32 @@ async def test_a_refused_or_broken_feed_is_unavailable(checkpoints: SqlCheckpoin
     down = HttpSseFeed(http, checkpoints)
     with pytest.raises(FeedUnavailable):
         async for _ in down.deliveries():
+            pass
+
+
+async def test_the_stream_is_read_by_the_event_stream_rules(checkpoints: SqlCheckpoints) -> None:
+    """Data over several lines is one JSON text; an id holding NUL is ignored (the last good
+    id stays); an event with no id yet is skipped; LF line ends work as CRLF do."""
+    first, second = change("a"), change("b", 2)
+    split = second.replace(b'"namespace"', b'\ndata: "namespace"', 1)
+    content = (
+        b"event: context.changed\ndata: " + change("no-id") + b"\n\n"
+        b"id: 5-0\nevent: context.changed\ndata: " + first + b"\n\n"
+        b"id: 6\x00bad\nevent: context.changed\ndata: " + split + b"\n\n"
+    )
+    feed, _ = feed_on(checkpoints, content=content)
+    received = [delivery async for delivery in feed.deliveries()]
+    assert [d.position for d in received] == ["5-0", "5-0"]
+    assert [(d.notice.ref.name, d.notice.version) for d in received if d.notice] == [
+        ("a", 1),
+        ("b", 2),
+    ]
+
+
+async def test_a_feed_that_is_not_an_event_stream_is_unavailable(
+    checkpoints: SqlCheckpoints,
+) -> None:
+    feed, _ = feed_on(checkpoints, headers={"content-type": "text/html"})
+    with pytest.raises(FeedUnavailable):
+        async for _ in feed.deliveries():
             pass
