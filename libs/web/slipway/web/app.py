@@ -75,7 +75,8 @@ def create_app(
 
     The platform decides every order (see `slipway.web.stack` and the README): its own
     resources, then `parts.auth.resource`, then `parts.resources` start in order and stop in
-    reverse; `/ready` runs the auth check and `parts.readiness_checks`; `parts.auth.bind`
+    reverse; `/ready` runs the auth check, `parts.readiness_checks` (503 when one fails) and
+    `parts.noncritical_checks` (200 `"degraded"` when only they fail); `parts.auth.bind`
     and then each `parts.on_app` callback see the app once it is built.
 
     `web` and `observability` default to the `web` / `observability` fields of `settings`;
@@ -158,7 +159,11 @@ def create_app(
     app.state.web_settings = web
 
     install_problem_handlers(app)
-    app.include_router(probes_router(lifecycle, checks, web.readiness_timeout_seconds))
+    app.include_router(
+        probes_router(
+            lifecycle, checks, web.readiness_timeout_seconds, noncritical=parts.noncritical_checks
+        )
+    )
     for router in parts.routers:
         app.include_router(router)
     add_metrics_route(app, path=observability.metrics_path)

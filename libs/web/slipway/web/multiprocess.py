@@ -42,6 +42,7 @@ def _attributes(obj: Any) -> list[Any]:
 def _parts_of(parts: ServiceParts) -> Iterator[Any]:
     yield from parts.resources
     yield from parts.readiness_checks
+    yield from parts.noncritical_checks
     if parts.rate_limit_backend is not None:
         yield parts.rate_limit_backend
     if parts.auth is not None:

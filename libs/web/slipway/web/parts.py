@@ -62,6 +62,9 @@ class ServiceParts:
     - `resources` start in order after the platform's own and stop in reverse;
     - `middleware` runs inside the platform's (request id, access log, metrics, security
       headers, CORS, errors, auth, rate limit, body limit), first listed outermost;
+    - `readiness_checks` fail `/ready` (503) when one fails; `noncritical_checks` only
+      degrade it (200 `{"status": "degraded", ...}` naming them): dependencies the service
+      keeps serving without, so its instances stay in rotation while they are down;
     - `rate_limit_backend` replaces the in-memory limiter (e.g. slipway.cache's Redis one);
     - `on_app` callbacks see the built app once, for what must name it (rarely needed).
     """
@@ -69,6 +72,7 @@ class ServiceParts:
     routers: list[APIRouter] = field(default_factory=list)
     resources: list[Resource] = field(default_factory=list)
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+    noncritical_checks: list[ReadinessCheck] = field(default_factory=list)
     middleware: list[Middleware] = field(default_factory=list)
     auth: AppAuth | None = None
     mounts: list[Mount] = field(default_factory=list)

@@ -1,4 +1,9 @@
-"""`/health` (liveness, no dependencies) and `/ready` (every readiness check, concurrently)."""
+"""`/health` (liveness, no dependencies) and `/ready` (every readiness check, concurrently).
+
+`/ready` answers 503 problem+json while draining or when a critical check fails; when only
+non-critical checks fail (dependencies the service can keep serving without) it answers 200
+`{"status": "degraded", "checks": {...}}`, so the instance stays in rotation.
+"""
 
 import asyncio
 import time
@@ -34,16 +39,42 @@ async def run_check(check: ReadinessCheck, timeout_seconds: float) -> dict[str, 
     return result
 
 
-async def run_checks(checks: Sequence[ReadinessCheck], timeout_seconds: float) -> dict[str, Any]:
-    """Run every check concurrently; a mapping of check name to its result."""
-    results = await asyncio.gather(*(run_check(check, timeout_seconds) for check in checks))
-    return {check.name: result for check, result in zip(checks, results, strict=True)}
+async def run_checks(
+    checks: Sequence[ReadinessCheck],
+    timeout_seconds: float,
+    noncritical: Sequence[ReadinessCheck] = (),
+) -> dict[str, Any]:
+    """Run every check concurrently; a mapping of check name to its result.
+
+    The result of each `noncritical` check also says `"critical": false`.
+    """
+    every = [*checks, *noncritical]
+    results = await asyncio.gather(*(run_check(check, timeout_seconds) for check in every))
+    for result in results[len(checks) :]:
+        result["critical"] = False
+    return {check.name: result for check, result in zip(every, results, strict=True)}
+
+
+def _failing(results: dict[str, Any], *, critical: bool) -> list[str]:
+    return sorted(
+        name
+        for name, result in results.items()
+        if result["status"] != "ok" and result.get("critical", True) is critical
+    )
 
 
 def probes_router(
-    lifecycle: Lifecycle, checks: Sequence[ReadinessCheck], timeout_seconds: float
+    lifecycle: Lifecycle,
+    checks: Sequence[ReadinessCheck],
+    timeout_seconds: float,
+    noncritical: Sequence[ReadinessCheck] = (),
 ) -> APIRouter:
-    """The router serving /health and /ready."""
+    """The router serving /health and /ready; a failing `noncritical` check degrades /ready
+    (200, `"status": "degraded"`) where a failing one of `checks` fails it (503)."""
+    noncritical_names = {check.name for check in noncritical}
+    both = sorted({c.name for c in checks if c.name in noncritical_names}) if noncritical else []
+    if both:
+        raise ValueError(f"readiness checks both critical and non-critical: {', '.join(both)}")
     router = APIRouter(tags=["probes"])
 
     @router.get("/health", summary="Liveness: the process answers")
@@ -70,10 +101,15 @@ def probes_router(
                 type=NOT_READY_TYPE,
                 extensions={"draining": True, "checks": {}},
             )
-        results = await run_checks(checks, timeout_seconds)
-        if all(result["status"] == "ok" for result in results.values()):
+        results = await run_checks(checks, timeout_seconds, noncritical)
+        failing = _failing(results, critical=True)
+        if not failing:
+            degraded = _failing(results, critical=False)
+            if degraded:
+                return ORJSONResponse(
+                    {"status": "degraded", "degraded": degraded, "checks": results}
+                )
             return ORJSONResponse({"status": "ok", "checks": results})
-        failing = sorted(name for name, result in results.items() if result["status"] != "ok")
         return problem_response(
             request.scope,
             503,

@@ -3,6 +3,8 @@
 import asyncio
 import time
 
+import pytest
+
 from slipway.config import ServiceSettings
 from slipway.web import ReadinessCheck, ServiceParts, WebSettings, create_app, lifecycle_of
 from slipway.web.testing import app_client
@@ -102,3 +104,100 @@ async def test_readiness_and_requests_reach_metrics(service_settings: ServiceSet
     assert 'readiness_check_healthy{check="metrics-db"} 1.0' in text
     assert 'readiness_check_healthy{check="metrics-cache"} 0.0' in text
     assert 'route="/ready"' in text
+
+
+async def test_ready_200_degraded_when_only_noncritical_checks_fail(
+    service_settings: ServiceSettings,
+) -> None:
+    parts = ServiceParts(
+        readiness_checks=[Check("database")],
+        noncritical_checks=[Check("upstream", error="connection refused"), Check("cache")],
+    )
+    app = create_app(service_settings, parts)
+    async with app_client(app) as client:
+        response = await client.get("/ready")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["degraded"] == ["upstream"]
+    assert body["checks"]["database"]["status"] == "ok"
+    assert "critical" not in body["checks"]["database"]
+    assert body["checks"]["upstream"]["status"] == "failed"
+    assert body["checks"]["upstream"]["critical"] is False
+    assert "connection refused" in body["checks"]["upstream"]["detail"]
+    assert body["checks"]["cache"] == {
+        "status": "ok",
+        "critical": False,
+        "duration_ms": body["checks"]["cache"]["duration_ms"],
+    }
+
+
+async def test_ready_ok_when_noncritical_checks_pass(service_settings: ServiceSettings) -> None:
+    app = create_app(service_settings, ServiceParts(noncritical_checks=[Check("upstream")]))
+    async with app_client(app) as client:
+        response = await client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+async def test_noncritical_timeout_degrades_rather_than_fails(
+    service_settings: ServiceSettings,
+) -> None:
+    web = WebSettings(readiness_timeout_seconds=0.1)
+    parts = ServiceParts(noncritical_checks=[Check("upstream", delay=5.0)])
+    app = create_app(service_settings, parts, web=web)
+    async with app_client(app) as client:
+        response = await client.get("/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["upstream"]["status"] == "timeout"
+
+
+async def test_ready_503_when_a_critical_check_fails_beside_noncritical_ones(
+    service_settings: ServiceSettings,
+) -> None:
+    parts = ServiceParts(
+        readiness_checks=[Check("database", error="down")],
+        noncritical_checks=[Check("upstream", error="refused")],
+    )
+    app = create_app(service_settings, parts)
+    async with app_client(app) as client:
+        response = await client.get("/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["detail"] == "failing checks: database"  # only critical ones fail readiness
+    assert body["checks"]["upstream"]["status"] == "failed"
+    assert body["checks"]["upstream"]["critical"] is False
+
+
+async def test_ready_503_while_draining_even_if_only_noncritical_checks(
+    service_settings: ServiceSettings,
+) -> None:
+    app = create_app(service_settings, ServiceParts(noncritical_checks=[Check("upstream")]))
+    async with app_client(app) as client:
+        lifecycle_of(app).begin_draining()
+        response = await client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["draining"] is True
+
+
+async def test_noncritical_failures_reach_metrics(service_settings: ServiceSettings) -> None:
+    parts = ServiceParts(noncritical_checks=[Check("metrics-upstream", error="down")])
+    app = create_app(service_settings, parts)
+    async with app_client(app) as client:
+        await client.get("/ready")
+        text = (await client.get("/metrics")).text
+    assert 'readiness_check_healthy{check="metrics-upstream"} 0.0' in text
+
+
+def test_a_check_cannot_be_both_critical_and_noncritical(
+    service_settings: ServiceSettings,
+) -> None:
+    parts = ServiceParts(
+        readiness_checks=[Check("upstream")], noncritical_checks=[Check("upstream")]
+    )
+    with pytest.raises(ValueError, match="upstream"):
+        create_app(service_settings, parts)

@@ -12,7 +12,10 @@ what keeps the index up to date (the logic is `search.domain.indexer`'s):
 - the `Follower` as a background task (backfill when needed, then every change), restarted
   after a backoff should it ever fail unexpectedly;
 - a readiness check `contexts` that fails while the feed is disconnected or contexts cannot
-  answer (search keeps serving its index meanwhile);
+  answer. It is non-critical by default: search keeps serving its index meanwhile, so /ready
+  stays 200 with `"status": "degraded"` naming `contexts` (and why) rather than a 503 that
+  would take every search instance out of rotation exactly while contexts is down;
+  `contexts_check_critical` makes it fail /ready (503) instead;
 - metrics: `search_indexing_lag_seconds` (event occurred in contexts -> applied here),
   `search_indexing_events_total{outcome="applied"|"duplicate"}`,
   `search_indexing_failures_total{reason}`, `search_indexing_backfilled_contexts_total`,
@@ -108,10 +111,19 @@ class IndexingSettings(BaseModel):
     catalog_page_size: int = Field(default=100, ge=1, le=100)
     ready_requires_contexts: bool = Field(
         default=True,
-        description="/ready names (and fails on) a disconnected feed or an unreachable contexts",
+        description="/ready checks (and names) a disconnected feed or an unreachable contexts",
+    )
+    contexts_check_critical: bool = Field(
+        default=False,
+        description=(
+            "A failing contexts check makes /ready answer 503 (out of rotation); by default it"
+            " answers 200 with status degraded, as search keeps serving its index"
+        ),
     )
     unready_after_seconds: float = Field(
-        default=10.0, ge=0, description="How long contexts may be unreachable before /ready fails"
+        default=10.0,
+        ge=0,
+        description="How long contexts may be unreachable before its readiness check fails",
     )
     health_timeout_seconds: float = Field(default=1.0, gt=0, description="contexts' /health")
 
@@ -386,5 +398,8 @@ def add_indexing(
         readiness = IndexingReadiness(
             follower, indexer, health, unready_after_seconds=settings.unready_after_seconds
         )
-        parts.readiness_checks.append(readiness)
+        if settings.contexts_check_critical:
+            parts.readiness_checks.append(readiness)
+        else:
+            parts.noncritical_checks.append(readiness)  # /ready: 200 "degraded", not 503
     return follower
