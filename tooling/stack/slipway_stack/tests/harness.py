@@ -8,16 +8,30 @@ the test's instead of honcho's printer, and that any one can be killed and resta
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import httpx
 from honcho.process import Popen  # type: ignore[import-untyped]
+from pydantic import SecretStr
 
+from slipway.cache import RedisSettings
+from slipway.cache.testing import reachable, redis_test_url, started_redis_client
+from slipway.db.settings import async_url
+from slipway.db.testing import (
+    execute_outside_transaction,
+    postgres_test_url,
+    postgres_unreachable_reason,
+    require_server,
+)
 from slipway_stack.config import StackConfig
 from slipway_stack.plan import (
     CONTEXTS_AUDIENCE,
@@ -28,6 +42,7 @@ from slipway_stack.plan import (
     stack_environment,
     write_clients_file,
 )
+from slipway_stack.servers import ensure_databases
 
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -159,3 +174,51 @@ class RunningStack:
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+
+def free_port() -> int:
+    """A port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def running_stack(
+    workdir: Path, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[RunningStack]:
+    """The three processes on PostgreSQL + Redis with `extra_env`, ready; removed after."""
+    postgres = postgres_test_url()
+    require_server(postgres_unreachable_reason(postgres))
+    redis_url = redis_test_url()
+    redis_parts = urlsplit(redis_url)
+    if not reachable(redis_parts.hostname or "127.0.0.1", redis_parts.port or 6379):
+        require_server(f"Redis is not reachable at {redis_url}")
+    suffix = uuid.uuid4().hex[:16]
+    config = StackConfig(
+        authz_port=free_port(),
+        contexts_port=free_port(),
+        search_port=free_port(),
+        state_dir=workdir / "state",
+        postgres_url=postgres,
+        contexts_database=f"slipway_test_{suffix}_contexts",
+        search_database=f"slipway_test_{suffix}_search",
+        redis_url=redis_url,
+        redis_key_prefix=f"slipway-test:{suffix}:",
+    )
+    await ensure_databases(postgres, (config.contexts_database, config.search_database))
+    running = RunningStack(config, workdir, extra_env=extra_env)
+    try:
+        running.start_all()
+        await running.wait_all_ready()
+        yield running
+    finally:
+        running.stop_all()
+        for name in (config.contexts_database, config.search_database):
+            await execute_outside_transaction(
+                async_url(postgres), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            )
+        settings = RedisSettings(url=SecretStr(redis_url), key_prefix=config.redis_key_prefix)
+        async with started_redis_client(settings):
+            pass  # deletes every key under the prefix
