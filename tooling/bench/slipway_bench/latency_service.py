@@ -168,12 +168,14 @@ def _migrate_once(settings: Mapping[tuple[str, ...], str]) -> None:
         asyncio.run(upgrade(settings[("database", "url")], MIGRATIONS_DIR))
 
 
-def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_ready(
+    base_url: str, process: subprocess.Popen[bytes], log: Path, name: str = "contexts"
+) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
-                f"the contexts service exited {process.returncode} at start-up (a refused"
+                f"the {name} service exited {process.returncode} at start-up (a refused"
                 f" configuration exits 2); its output:\n{_log_tail(log)}"
             )
         try:
@@ -187,14 +189,33 @@ def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
     )
 
 
+@dataclass(frozen=True)
+class ServiceProgram:
+    """A service the benches start: its name, its `python -m` module, its settings class
+    (whose `env_prefix` the variables get; the caller's own are dropped)."""
+
+    name: str
+    module: str
+    settings: type[BaseSettings]
+
+    @property
+    def env_prefix(self) -> str:
+        return str(self.settings.model_config.get("env_prefix", ""))
+
+
+CONTEXTS = ServiceProgram("contexts", contexts.main.__name__, Settings)
+
+
 @contextmanager
 def running_service(
     settings: Mapping[tuple[str, ...], str],
     workdir: Path,
     *,
     cpu: int | Collection[int] | None,
+    program: ServiceProgram = CONTEXTS,
 ) -> Iterator[RunningService]:
-    """Run `python -m contexts.main` in `workdir` (pinned to `cpu`) until the block ends.
+    """Run `python -m <program.module>` (contexts by default) in `workdir` (pinned to `cpu`)
+    until the block ends.
 
     `cpu` is one core or a set of them (several workers: `("web", "workers")` in
     `settings`); the workers inherit it. The block starts once every worker is serving.
@@ -203,16 +224,17 @@ def running_service(
     if workers > 1:  # concurrent Alembic runs would race on a fresh database
         _migrate_once(settings)
     cpus = None if cpu is None else ({cpu} if isinstance(cpu, int) else set(cpu))
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTS_")}
+    prefix = program.env_prefix
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
     env = {
         **inherited,
-        **environment_for(Settings, settings),
+        **environment_for(program.settings, settings),
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
-    log = workdir / "contexts.stderr.log"
+    log = workdir / f"{program.name}.stderr.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", contexts.main.__name__],
+            [sys.executable, "-m", program.module],
             cwd=workdir,  # no stray .env file, no ./contexts.db of someone else's
             stdout=subprocess.DEVNULL,  # the JSON access log: rendered, discarded
             stderr=stderr,
@@ -223,7 +245,7 @@ def running_service(
     base_url = f"http://{HOST}:{settings[('web', 'port')]}"
     service = RunningService(base_url=base_url, pid=process.pid)
     try:
-        _wait_until_ready(base_url, process, log)
+        _wait_until_ready(base_url, process, log, program.name)
         if workers > 1:
             _wait_until_workers_started(service, workers, process, log)
         yield service

@@ -33,16 +33,14 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +61,8 @@ from slipway_bench.contexts_bench import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, M
 from slipway_bench.contexts_bench import dev_token as contexts_token
 from slipway_bench.latency_service import (
     UNLIMITED_REQUESTS,
-    environment_for,
+    RunningService,
+    ServiceProgram,
     running_service,
     service_settings,
 )
@@ -74,7 +73,6 @@ from slipway_bench.scale_explain import _summary as plan_summary
 from slipway_bench.server import HOST
 from slipway_bench.wrk import render_script, run_wrk, write_script, wrk_command
 
-READY_TIMEOUT_S = 90.0
 READER_SUBJECT = "bench-reader"
 LAG_NAMESPACE = "lag"
 
@@ -127,14 +125,6 @@ def search_script(query: str, token: str) -> str:
 # The search process.
 
 
-@dataclass(frozen=True)
-class Search:
-    """A started search service."""
-
-    base_url: str
-    pid: int
-
-
 def search_values(
     port: int,
     database_url: str,
@@ -165,54 +155,14 @@ def search_values(
     return values
 
 
-def _tail(log: Path) -> str:
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:])
+SEARCH = ServiceProgram("search", search.main.__name__, SearchSettings)
 
 
-@contextmanager
 def running_search(
     values: Mapping[tuple[str, ...], str], workdir: Path, *, cpu: int | None
-) -> Iterator[Search]:
+) -> AbstractContextManager[RunningService]:
     """Run `python -m search.main` in `workdir` (pinned to `cpu`) until the block ends."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("SEARCH_")}
-    env = {
-        **inherited,
-        **environment_for(SearchSettings, values),
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
-    log = workdir / "search.stderr.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", search.main.__name__],
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=env,
-            preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
-        )
-    served = Search(f"http://{HOST}:{values[('web', 'port')]}", process.pid)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"search exited {process.returncode}:\n{_tail(log)}")
-            try:
-                with urllib.request.urlopen(f"{served.base_url}/ready", timeout=2) as r:  # noqa: S310
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"search not ready in {READY_TIMEOUT_S:.0f}s:\n{_tail(log)}")
-            time.sleep(0.25)
-        yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return running_service(values, workdir, cpu=cpu, program=SEARCH)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +211,7 @@ async def _grow(dsn: str, have: int, size: int, words: list[str]) -> dict[str, A
     }
 
 
-def _measure(served: Search, command: list[str], load_cpu: int | None) -> Measurement:
+def _measure(served: RunningService, command: list[str], load_cpu: int | None) -> Measurement:
     before = process_cpu_seconds(served.pid)
     result = run_wrk(command, cpu=load_cpu)
     used = process_cpu_seconds(served.pid) - before
