@@ -46,6 +46,8 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import httpx
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+
 import search.main
 from search.adapters.sql.queries import postgres_search
 from search.domain.acl import READ_SCOPE
@@ -53,8 +55,6 @@ from search.domain.model import Reader, SearchQuery
 from search.domain.search import plan_search
 from search.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER
 from search.settings import Settings as SearchSettings
-from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
-
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway_bench import search_seed
 from slipway_bench.contexts_bench import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, Measurement

@@ -9,9 +9,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from search.settings import Settings as SearchSettings
 
 from contexts.settings import Settings as ContextsSettings
+from search.settings import Settings as SearchSettings
 from slipway.auth.devserver import DevClient, build_server
 from slipway.config import load_settings
 from slipway_stack.config import StackConfig
