@@ -15,7 +15,7 @@ from sqlalchemy.pool import Pool
 from slipway.db.disconnects import is_disconnect
 from slipway.db.engine import create_autocommit_engine, create_engine
 from slipway.db.metrics import DatabaseMetrics, database_metrics
-from slipway.db.reads import ReadRow, fetch_rows
+from slipway.db.reads import ReadRow, compiled_read, fetch_pooled, fetch_rows
 from slipway.db.settings import DatabaseSettings
 from slipway.db.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -170,16 +170,27 @@ class Database:
     ) -> list[ReadRow]:
         """The rows of one prebuilt SELECT, as a `read` (autocommit, re-run once on a disconnect).
 
-        On PostgreSQL the statement is compiled once and sent by asyncpg itself on the pooled
-        connection (its prepared-statement cache, no SQLAlchemy execution); on SQLite it runs
+        On PostgreSQL the statement is compiled once and sent by asyncpg itself on a connection
+        checked out of the pool for it alone (its prepared-statement cache; no SQLAlchemy
+        execution, no `AsyncConnection`: `slipway.db.reads.fetch_pooled`); on SQLite it runs
         through Core. Rows are named tuples with the same values on both (`slipway.db.reads`).
         """
         arguments = params or {}
+        engine = self.engine.sync_engine
+        read = compiled_read(statement, engine.dialect)
+        if engine.dialect.driver != "asyncpg" or not read.driver_direct:
 
-        async def run(connection: AsyncConnection) -> list[ReadRow]:
-            return await fetch_rows(connection, statement, arguments)
+            async def run(connection: AsyncConnection) -> list[ReadRow]:
+                return await fetch_rows(connection, statement, arguments)
 
-        return await self.read(run)
+            return await self.read(run)
+        try:
+            return await fetch_pooled(engine, read, arguments)
+        except Exception as error:
+            if not is_disconnect(error):
+                raise
+        self.metrics.read_retries.labels(self.name).inc()
+        return await fetch_pooled(engine, read, arguments)
 
     async def fetch_one(
         self, statement: Select[Any], params: Mapping[str, Any] | None = None

@@ -177,6 +177,32 @@ async def test_postgres_fetch_all_errors_are_sqlalchemy_errors_and_not_rerun(
     assert await single.fetch_one(ONE, {"id": 1}) is not None
 
 
+@pytest.mark.integration
+async def test_postgres_fetch_all_with_a_nul_in_a_text_parameter_is_a_sqlalchemy_error(
+    single: Database,
+) -> None:
+    by_name = sa.select(_c.id).where(_c.name == sa.bindparam("name"))
+    with pytest.raises(DBAPIError) as raised:
+        await single.fetch_all(by_name, {"name": "a\x00b"})
+    assert not raised.value.connection_invalidated
+    assert retries(single) == 0
+    assert await single.fetch_one(ONE, {"id": 1}) is not None  # its one connection came back
+
+
+@pytest.mark.integration
+async def test_postgres_fetch_all_cancelled_mid_statement_gives_its_connection_back(
+    single: Database,
+) -> None:
+    sleeps = sa.select(sa.func.pg_sleep(5).label("slept"))
+    read = asyncio.create_task(single.fetch_all(sleeps))
+    await asyncio.sleep(0.2)
+    read.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await read
+    # pool_size=1: the next read gets the same pool's only connection, in time.
+    assert await asyncio.wait_for(single.fetch_one(ONE, {"id": 1}), timeout=4) is not None
+
+
 def retries(database: Database) -> float:
     for metric in database.metrics.read_retries.collect():
         for sample in metric.samples:
