@@ -57,7 +57,14 @@ from slipway_bench.latency_service import has_setting, running_service, service_
 from slipway_bench.overhead import free_port
 from slipway_bench.procfs import pin_tree, tree_cpu_seconds, tree_rss_bytes
 from slipway_bench.server import HOST
-from slipway_bench.wrk import WrkResult, render_script, run_wrk, write_script, wrk_command
+from slipway_bench.wrk import (
+    WrkResult,
+    render_script,
+    resolve_wrk,
+    run_wrk,
+    write_script,
+    wrk_command,
+)
 
 OPERATIONS = ("GET", "PUT", "PATCH", "LIST")
 RUN_ORDER = ("GET", "LIST", "PUT", "PATCH")
@@ -920,11 +927,8 @@ def report(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 2 when wrk is missing or the run failed, else 0."""
     args = parse_args(None if argv is None else list(argv))
-    wrk = shutil.which(args.wrk)
-    if wrk is None:
-        print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
+    if not resolve_wrk(args):
         return 2
-    args.wrk = wrk
     if args.profile is not None:
         pyspy = shutil.which(args.pyspy)
         if pyspy is None:

@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -60,7 +59,7 @@ from slipway_bench.scale_seed import (
     seeded_count,
     vacuum_analyze,
 )
-from slipway_bench.wrk import run_wrk, wrk_command
+from slipway_bench.wrk import parse_sizes, resolve_wrk, run_wrk, write_outputs, wrk_command
 
 
 def put_template(client: httpx.Client, namespace: str, name: str) -> None:
@@ -193,12 +192,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--explain-out", type=Path, default=Path("dist/bench/contexts-scale-explain.md")
     )
     args = parser.parse_args(argv)
-    try:
-        args.sizes = [int(s) for s in args.sizes.split(",")]
-    except ValueError:
-        parser.error("--sizes: comma-separated integers")
-    if args.sizes != sorted(set(args.sizes)) or args.sizes[0] < 2 or args.sizes[-1] >= 10**7:
-        parser.error("--sizes: ascending, distinct, from 2 to 9 999 999")
+    args.sizes = parse_sizes(parser, args.sizes, least=2)
     if min(args.versions, args.duration, args.concurrency, args.versions_concurrency) < 1:
         parser.error("versions, duration and concurrency must be >= 1")
     return args
@@ -289,23 +283,14 @@ def report(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 2 when wrk is missing or the run failed, else 0."""
     args = parse_args(None if argv is None else list(argv))
-    wrk = shutil.which(args.wrk)
-    if wrk is None:
-        print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
+    if not resolve_wrk(args):
         return 2
-    args.wrk = wrk
     try:
         result, plans = benchmark(args)
     except (RuntimeError, ValueError, OSError, asyncpg.PostgresError, httpx.HTTPError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
-    for path, text in (
-        (args.json_out, json.dumps(result, indent=2) + "\n"),
-        (args.explain_out, plans),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"written: {path}")
+    write_outputs([(args.json_out, json.dumps(result, indent=2) + "\n"), (args.explain_out, plans)])
     return 0
 
 

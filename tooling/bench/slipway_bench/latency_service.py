@@ -91,12 +91,14 @@ def environment_for(
     return {env_var_name(settings_cls, *path): value for path, value in values.items()}
 
 
-def service_settings(
-    port: int, database_url: str, redis_url: str | None, stream_prefix: str | None
-) -> dict[tuple[str, ...], str]:
-    """The settings the benchmark gives the service, by field path (see the module docstring)."""
-    values = {
-        ("environment",): "development",  # HS256 development tokens are refused otherwise
+def web_service_values(port: int, database_url: str) -> dict[tuple[str, ...], str]:
+    """The settings every benchmarked service (contexts, search) gets, by field path.
+
+    Development (HS256 development tokens are refused otherwise), JSON logs, on `port` of
+    `HOST`, no drain delay, no rate limit to speak of, on `database_url`, migrated at start.
+    """
+    return {
+        ("environment",): "development",
         ("log_level",): "INFO",
         ("log_renderer",): "json",
         ("web", "host"): HOST,
@@ -107,6 +109,13 @@ def service_settings(
         ("database", "url"): database_url,
         ("migrate_on_startup",): "true",
     }
+
+
+def service_settings(
+    port: int, database_url: str, redis_url: str | None, stream_prefix: str | None
+) -> dict[tuple[str, ...], str]:
+    """The settings the benchmark gives the service, by field path (see the module docstring)."""
+    values = web_service_values(port, database_url)
     if redis_url is not None:
         values[("redis", "url")] = redis_url
     if stream_prefix is not None:

@@ -32,7 +32,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -60,18 +59,25 @@ from slipway_bench import search_seed
 from slipway_bench.contexts_bench import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, Measurement
 from slipway_bench.contexts_bench import dev_token as contexts_token
 from slipway_bench.latency_service import (
-    UNLIMITED_REQUESTS,
     RunningService,
     ServiceProgram,
     running_service,
     service_settings,
+    web_service_values,
 )
 from slipway_bench.overhead import free_port
 from slipway_bench.procfs import process_cpu_seconds, process_rss_bytes
 from slipway_bench.scale_capture import admin, async_url
 from slipway_bench.scale_explain import _summary as plan_summary
-from slipway_bench.server import HOST
-from slipway_bench.wrk import render_script, run_wrk, write_script, wrk_command
+from slipway_bench.wrk import (
+    parse_sizes,
+    render_script,
+    resolve_wrk,
+    run_wrk,
+    write_outputs,
+    write_script,
+    wrk_command,
+)
 
 READER_SUBJECT = "bench-reader"
 LAG_NAMESPACE = "lag"
@@ -134,19 +140,8 @@ def search_values(
     contexts_url: str | None = None,
 ) -> dict[tuple[str, ...], str]:
     """search's settings by field path: indexing off unless `contexts_url` is given."""
-    values = {
-        ("environment",): "development",
-        ("log_level",): "INFO",
-        ("log_renderer",): "json",
-        ("web", "host"): HOST,
-        ("web", "port"): str(port),
-        ("web", "drain_delay_seconds"): "0",
-        ("web", "rate_limit", "requests"): str(UNLIMITED_REQUESTS),
-        ("web", "rate_limit", "window_seconds"): "1",
-        ("database", "url"): database_url,
-        ("migrate_on_startup",): "true",
-        ("indexing", "enabled"): "false" if contexts_url is None else "true",
-    }
+    values = web_service_values(port, database_url)
+    values[("indexing", "enabled")] = "false" if contexts_url is None else "true"
     if contexts_url is not None:
         values[("indexing", "contexts", "base_url")] = contexts_url
     if redis_url is not None:
@@ -658,12 +653,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json-out", type=Path, default=Path("dist/bench/search.json"))
     parser.add_argument("--explain-out", type=Path, default=Path("dist/bench/search-explain.md"))
     args = parser.parse_args(argv)
-    try:
-        args.sizes = [int(s) for s in args.sizes.split(",")]
-    except ValueError:
-        parser.error("--sizes: comma-separated integers")
-    if args.sizes != sorted(set(args.sizes)) or args.sizes[0] < 1 or args.sizes[-1] >= 10**7:
-        parser.error("--sizes: ascending, distinct, from 1 to 9 999 999")
+    args.sizes = parse_sizes(parser, args.sizes, least=1)
     if min(args.duration, args.concurrency) < 1 or args.lag_rate <= 0 or args.lag_seconds <= 0:
         parser.error("duration, concurrency, rate and seconds must be positive")
     return args
@@ -682,11 +672,8 @@ def explain_markdown(phase: Mapping[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 2 when wrk is missing or the run failed, else 0."""
     args = parse_args(None if argv is None else list(argv))
-    wrk = shutil.which(args.wrk)
-    if wrk is None:
-        print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
+    if not resolve_wrk(args):
         return 2
-    args.wrk = wrk
     pinnable = args.server_cpu != args.load_cpu and {args.server_cpu, args.load_cpu} <= (
         os.sched_getaffinity(0)
     )
@@ -728,10 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     outputs = [(args.json_out, json.dumps(result, indent=2, default=str) + "\n")]
     if "search_latency" in result:
         outputs.append((args.explain_out, explain_markdown(result["search_latency"])))
-    for path, text in outputs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"written: {path}")
+    write_outputs(outputs)
     return 0
 
 

@@ -1,9 +1,16 @@
-"""Drive wrk and read its results: a Lua `done()` hook prints them as one JSON line."""
+"""Drive wrk and read its results: a Lua `done()` hook prints them as one JSON line.
 
+Also what the mains of the wrk benchmarks share: finding wrk (`resolve_wrk`), their
+`--sizes` (`parse_sizes`) and writing their output files (`write_outputs`).
+"""
+
+import argparse
 import json
 import os
+import shutil
 import subprocess
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,3 +144,40 @@ def run_wrk(command: list[str], *, cpu: int | None) -> WrkResult:
 
 def _pin(cpu: int) -> None:
     os.sched_setaffinity(0, {cpu})
+
+
+WRK_MISSING = "wrk not found: install it with `apt-get install wrk`"
+# Sizes name contexts with seven digits (`c0000000` ..).
+SIZES_BELOW = 10**7
+
+
+def resolve_wrk(args: argparse.Namespace) -> bool:
+    """Set `args.wrk` to wrk's path; False, after saying how to install it, if it is not found."""
+    wrk = shutil.which(args.wrk)
+    if wrk is None:
+        print(WRK_MISSING, file=sys.stderr)
+        return False
+    args.wrk = wrk
+    return True
+
+
+def parse_sizes(parser: argparse.ArgumentParser, text: str, *, least: int) -> list[int]:
+    """`--sizes` as integers: comma-separated, ascending, distinct, from `least` to 9 999 999.
+
+    Anything else ends the program through `parser.error` (exit status 2).
+    """
+    try:
+        sizes = [int(size) for size in text.split(",")]
+    except ValueError:
+        parser.error("--sizes: comma-separated integers")
+    if sizes != sorted(set(sizes)) or sizes[0] < least or sizes[-1] >= SIZES_BELOW:
+        parser.error(f"--sizes: ascending, distinct, from {least} to 9 999 999")
+    return sizes
+
+
+def write_outputs(outputs: Iterable[tuple[Path, str]]) -> None:
+    """Write each text to its path (creating its folder), saying `written: <path>` for each."""
+    for path, text in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"written: {path}")

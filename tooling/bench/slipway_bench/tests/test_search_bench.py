@@ -6,6 +6,7 @@ import re
 import pytest
 
 from slipway_bench import search_seed
+from slipway_bench.latency_service import UNLIMITED_REQUESTS, service_settings
 from slipway_bench.search_bench import (
     bucket_delta,
     compiled_search,
@@ -17,7 +18,9 @@ from slipway_bench.search_bench import (
     queries,
     search_path,
     search_script,
+    search_values,
 )
+from slipway_bench.server import HOST
 from slipway_bench.wrk import RESULT_MARKER
 
 METRICS = """\
@@ -114,3 +117,29 @@ def test_the_bucket_delta_keeps_only_the_observations_between_two_scrapes() -> N
     before = [(0.05, 10.0), (0.1, 10.0), (math.inf, 10.0)]
     after = [(0.05, 40.0), (0.1, 90.0), (math.inf, 100.0)]
     assert bucket_delta(after, before) == [(0.05, 30.0), (0.1, 80.0), (math.inf, 90.0)]
+
+
+def test_search_gets_the_web_settings_of_the_contexts_service_and_its_own() -> None:
+    web = {
+        ("environment",): "development",
+        ("log_level",): "INFO",
+        ("log_renderer",): "json",
+        ("web", "host"): HOST,
+        ("web", "port"): "8123",
+        ("web", "drain_delay_seconds"): "0",
+        ("web", "rate_limit", "requests"): str(UNLIMITED_REQUESTS),
+        ("web", "rate_limit", "window_seconds"): "1",
+        ("database", "url"): "postgresql://db",
+        ("migrate_on_startup",): "true",
+    }
+    assert service_settings(8123, "postgresql://db", None, None) == web
+    assert search_values(8123, "postgresql://db") == {**web, ("indexing", "enabled"): "false"}
+    assert search_values(
+        8123, "postgresql://db", redis_url="redis://r", redis_prefix="p:", contexts_url="http://c"
+    ) == {
+        **web,
+        ("indexing", "enabled"): "true",
+        ("indexing", "contexts", "base_url"): "http://c",
+        ("redis", "url"): "redis://r",
+        ("redis", "key_prefix"): "p:",
+    }

@@ -1,16 +1,25 @@
-"""Reading wrk's output: the done() script's JSON line among wrk's own report."""
+"""Reading wrk's output: the done() script's JSON line among wrk's own report; and what the
+wrk benchmarks' mains share (finding wrk, `--sizes`, writing their outputs)."""
 
+import argparse
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from slipway_bench import contexts_bench, contexts_scale, search_bench
 from slipway_bench.wrk import (
     DONE_SCRIPT,
     RESULT_MARKER,
+    WRK_MISSING,
     WrkOutputError,
+    parse_sizes,
     parse_wrk_output,
     render_script,
+    resolve_wrk,
     write_done_script,
+    write_outputs,
     write_script,
     wrk_command,
 )
@@ -89,3 +98,63 @@ def test_scripts_are_written_under_their_stem(tmp_path: Path) -> None:
     path = write_script(tmp_path, "slipway_x", "-- lua\n")
     assert (path, path.read_text(encoding="utf-8")) == (tmp_path / "slipway_x.lua", "-- lua\n")
     assert write_done_script(tmp_path).read_text(encoding="utf-8") == DONE_SCRIPT
+
+
+def test_wrk_is_resolved_to_its_path_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    found = argparse.Namespace(wrk=Path(sys.executable).name)
+    assert resolve_wrk(found)
+    assert Path(found.wrk).is_absolute()
+    missing = argparse.Namespace(wrk="slipway-no-such-wrk")
+    assert not resolve_wrk(missing)
+    assert missing.wrk == "slipway-no-such-wrk"
+    assert capsys.readouterr().err == WRK_MISSING + "\n"
+
+
+@pytest.mark.parametrize(
+    "main",
+    [contexts_bench.main, contexts_scale.main, search_bench.main],
+    ids=lambda m: m.__module__,
+)
+def test_every_wrk_benchmark_stops_with_2_without_wrk(
+    main: Callable[[Sequence[str] | None], int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--wrk", "slipway-no-such-wrk"]) == 2
+    assert capsys.readouterr().err == WRK_MISSING + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "least", "sizes"), [("1,10", 1, [1, 10]), ("2", 2, [2]), ("9999999", 1, [9999999])]
+)
+def test_sizes_ascend_from_the_least_below_ten_million(
+    text: str, least: int, sizes: list[int]
+) -> None:
+    assert parse_sizes(argparse.ArgumentParser(), text, least=least) == sizes
+
+
+@pytest.mark.parametrize(
+    ("text", "least", "message"),
+    [
+        ("1,x", 1, "--sizes: comma-separated integers"),
+        ("10,1", 1, "--sizes: ascending, distinct, from 1 to 9 999 999"),
+        ("5,5", 1, "--sizes: ascending, distinct, from 1 to 9 999 999"),
+        ("1", 2, "--sizes: ascending, distinct, from 2 to 9 999 999"),
+        ("10000000", 1, "--sizes: ascending, distinct, from 1 to 9 999 999"),
+    ],
+)
+def test_other_sizes_end_the_program(
+    text: str, least: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_sizes(argparse.ArgumentParser(prog="bench"), text, least=least)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(f"bench: error: {message}\n")
+
+
+def test_outputs_are_written_into_new_folders_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    json_out, plans = tmp_path / "a" / "b.json", tmp_path / "c" / "d" / "e.md"
+    write_outputs([(json_out, "{}\n"), (plans, "# plans\n")])
+    assert json_out.read_text(encoding="utf-8") == "{}\n"
+    assert plans.read_text(encoding="utf-8") == "# plans\n"
+    assert capsys.readouterr().out == f"written: {json_out}\nwritten: {plans}\n"

@@ -83,6 +83,21 @@ async def wait_searchable(
         await asyncio.sleep(0.02)
 
 
+async def write_searchable(
+    client: httpx.AsyncClient,
+    stack: RunningStack,
+    token: str,
+    name: str,
+    content: str,
+    word: str,
+    timeout_seconds: float = 15,
+) -> float:
+    """Put document `name` (created or replaced), then the seconds until `word` finds it."""
+    response = await put_context(client, stack, token, name, content)
+    assert response.status_code in (200, 201), response.text
+    return await wait_searchable(client, stack, token, word, name, timeout_seconds)
+
+
 async def index_rows(stack: RunningStack) -> tuple[list[tuple[str, int, bool]], int]:
     """search's index as stored: (name, version, deleted) per context, and the number of
     change events it recorded as applied."""
@@ -125,17 +140,19 @@ async def test_a_write_in_contexts_is_searchable_within_a_second(stack: RunningS
     token = await stack.user_token()
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
         # The first change also opens search's connections and its read of the stream.
-        response = await put_context(client, stack, token, "warm-up", "warmup kettle")
-        assert response.status_code in (200, 201), response.text
-        await wait_searchable(client, stack, token, "kettle", "warm-up", timeout_seconds=15)
+        await write_searchable(client, stack, token, "warm-up", "warmup kettle", "kettle")
         lags = []
         for number in range(3):
             word = f"zebra{uuid.uuid4().hex[:8]}"
-            response = await put_context(client, stack, token, f"note-{number}", f"about {word}")
-            assert response.status_code in (200, 201), response.text
             lags.append(
-                await wait_searchable(
-                    client, stack, token, word, f"note-{number}", timeout_seconds=10
+                await write_searchable(
+                    client,
+                    stack,
+                    token,
+                    f"note-{number}",
+                    f"about {word}",
+                    word,
+                    timeout_seconds=10,
                 )
             )
     assert max(lags) < SEARCHABLE_WITHIN_SECONDS, (lags, stack.logs())
@@ -146,9 +163,7 @@ async def test_search_killed_then_restarted_indexes_each_write_exactly_once(
 ) -> None:
     token = await stack.user_token()
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        response = await put_context(client, stack, token, "before", "before the crash")
-        assert response.status_code in (200, 201), response.text
-        await wait_searchable(client, stack, token, "crash", "before", timeout_seconds=15)
+        await write_searchable(client, stack, token, "before", "before the crash", "crash")
 
         stack.kill("search")
         limit = asyncio.Semaphore(8)
@@ -200,9 +215,7 @@ async def test_with_contexts_down_search_serves_its_index_and_says_why_not_ready
 ) -> None:
     token = await stack.user_token()
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        response = await put_context(client, stack, token, "kept", "the lighthouse keeper")
-        assert response.status_code in (200, 201), response.text
-        await wait_searchable(client, stack, token, "lighthouse", "kept", timeout_seconds=15)
+        await write_searchable(client, stack, token, "kept", "the lighthouse keeper", "lighthouse")
 
         stack.kill("contexts")
         found = await search(client, stack, token, "lighthouse")
@@ -237,9 +250,7 @@ async def test_with_contexts_down_search_serves_its_index_and_says_why_not_ready
         # contexts back: search indexes new changes again and /ready says "ok".
         stack.start("contexts")
         await stack.wait_ready("contexts")
-        response = await put_context(client, stack, token, "after", "the lighthouse returns")
-        assert response.status_code in (200, 201), response.text
-        await wait_searchable(client, stack, token, "returns", "after", timeout_seconds=15)
+        await write_searchable(client, stack, token, "after", "the lighthouse returns", "returns")
         deadline = time.monotonic() + 15
         while True:
             ready = await client.get(f"{stack.config.search_url}/ready")
@@ -255,9 +266,7 @@ async def test_with_the_authorization_server_down_cached_tokens_and_keys_keep_wo
 ) -> None:
     token = await stack.user_token()
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        response = await put_context(client, stack, token, "first", "granite first")
-        assert response.status_code in (200, 201), response.text
-        await wait_searchable(client, stack, token, "granite", "first", timeout_seconds=15)
+        await write_searchable(client, stack, token, "first", "granite first", "granite")
 
         stack.kill("authz")
         # contexts verifies the user's token with the keys it holds...
@@ -274,9 +283,7 @@ async def test_with_the_authorization_server_down_cached_tokens_and_keys_keep_wo
 async def test_rotating_the_signing_key_while_both_run_causes_no_401(stack: RunningStack) -> None:
     before = await stack.user_token()
     async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
-        response = await put_context(client, stack, before, "rotation-0", "quartz zero")
-        assert response.status_code in (200, 201), response.text
-        await wait_searchable(client, stack, before, "quartz", "rotation-0", timeout_seconds=15)
+        await write_searchable(client, stack, before, "rotation-0", "quartz zero", "quartz")
 
         statuses: list[int] = []
         # One rotation brings in the key the authorization server published ahead of time, so

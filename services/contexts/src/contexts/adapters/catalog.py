@@ -9,27 +9,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from contexts.adapters.sql.rows import VERSION_COLUMNS, to_context
-from contexts.adapters.sql.tables import context_versions, contexts_current
+from contexts.adapters.sql.rows import CURRENT_VERSIONS, to_context
+from contexts.adapters.sql.tables import contexts_current
 from contexts.domain.model import Context, ContextKey
 from slipway.db import Database
 
-_v, _current = context_versions.c, contexts_current.c
+_current = contexts_current.c
 
 
 def _page(*, after: bool) -> sa.Select[Any]:
     query = (
-        sa.select(*VERSION_COLUMNS)
-        .select_from(contexts_current)
-        .join(
-            context_versions,
-            sa.and_(
-                _v.namespace == _current.namespace,
-                _v.name == _current.name,
-                _v.version == _current.version,
-            ),
-        )
-        .where(_current.deleted.is_(False))
+        CURRENT_VERSIONS.where(_current.deleted.is_(False))
         .order_by(_current.namespace, _current.name)
         .limit(sa.bindparam("limit", type_=sa.Integer()))
     )

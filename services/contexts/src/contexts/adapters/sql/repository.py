@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contexts.adapters.sql.errors import is_unique_violation
-from contexts.adapters.sql.rows import VERSION_COLUMNS, row_values, to_context
+from contexts.adapters.sql.rows import CURRENT_VERSIONS, VERSION_COLUMNS, row_values, to_context
 from contexts.adapters.sql.scope import ConnectionScope
 from contexts.adapters.sql.tables import context_labels, context_versions, contexts_current
 from contexts.domain.errors import Conflict
@@ -57,17 +57,9 @@ _INSERT_LABELS = sa.insert(context_labels)
 def _page_query(*, kind: bool, after: bool, label: bool) -> sa.Select[Any]:
     """The listing statement for one combination of filters (eight in all, built once each)."""
     query = (
-        sa.select(*VERSION_COLUMNS)
-        .select_from(contexts_current)
-        .join(
-            context_versions,
-            sa.and_(
-                _v.namespace == _current.namespace,
-                _v.name == _current.name,
-                _v.version == _current.version,
-            ),
+        CURRENT_VERSIONS.where(
+            _current.namespace == sa.bindparam("namespace"), _current.deleted.is_(False)
         )
-        .where(_current.namespace == sa.bindparam("namespace"), _current.deleted.is_(False))
         .order_by(_current.name)
         .limit(sa.bindparam("limit", type_=sa.Integer()))
     )

@@ -13,13 +13,31 @@ and ACL entries from before today's pattern (`_stored_acl`).
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from contexts.adapters.sql.tables import audit_log, context_versions
+import sqlalchemy as sa
+
+from contexts.adapters.sql.tables import audit_log, context_versions, contexts_current
 from contexts.domain.audit import AuditEntry
 from contexts.domain.events import ChangeAction
 from contexts.domain.model import MAX_SAFE_INTEGER, Acl, Context, ContextKey
 
 # The columns every read of versions selects, in this order (`to_context` unpacks them).
 VERSION_COLUMNS = tuple(context_versions.c)
+_v, _current = context_versions.c, contexts_current.c
+# Each context's current version, as `VERSION_COLUMNS`: `contexts_current` joined to the
+# `context_versions` row it points at (tombstones included). A read adds its WHERE, ORDER BY
+# and LIMIT; the statement is immutable, so each read builds its own from this one.
+CURRENT_VERSIONS = (
+    sa.select(*VERSION_COLUMNS)
+    .select_from(contexts_current)
+    .join(
+        context_versions,
+        sa.and_(
+            _v.namespace == _current.namespace,
+            _v.name == _current.name,
+            _v.version == _current.version,
+        ),
+    )
+)
 _a = audit_log.c
 # The columns a read of audit entries selects, in this order (`to_audit_entry` unpacks them).
 AUDIT_COLUMNS = (

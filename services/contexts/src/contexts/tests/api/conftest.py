@@ -58,6 +58,13 @@ READER_ONLY = bearer("alice", scopes=[READ])
 
 
 @pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the tests' real servers (the events streams), with a 5 s timeout."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
 def fuzz_headers() -> Headers:
     """ContractSuite's fuzzing sends a token with read and write, so requests get past 401."""
     return bearer("fuzzer")

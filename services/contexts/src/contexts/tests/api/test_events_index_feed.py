@@ -2,27 +2,24 @@
 over a real uvicorn server, with what the stream retains in `Oldest-Event-ID` /
 `Newest-Event-ID`; and the whole service appending every change to the aggregate stream."""
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 
 from contexts.adapters.sql.outbox import as_event
 from contexts.api.events import AggregateFeed, events_router
 from contexts.domain.model import Actor
 from contexts.events.visibility import EventVisibility
+from contexts.tests.api.sse_support import serving
 from contexts.tests.api.test_events_sse import (
     OwnedByTheReader,
     changed,
     next_events,
     sse_blocks,
-    until,
 )
 from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
 from slipway.web.problems import install_problem_handlers
@@ -35,17 +32,6 @@ INDEXER = Actor(subject="search", scopes=frozenset({"contexts:index"}))
 class Served:
     url: str
     stream: InMemoryEventStream
-
-
-async def _serve(app: FastAPI) -> tuple[str, uvicorn.Server, "asyncio.Task[None]", socket.socket]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_config=None, timeout_graceful_shutdown=30)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await until(lambda: server.started, within=5)
-    return f"http://127.0.0.1:{port}", server, task, sock
 
 
 @asynccontextmanager
@@ -69,15 +55,11 @@ async def _served(*, aggregate: bool) -> AsyncIterator[Served]:
     app.include_router(
         events_router(hub, visibility, authorize_reader, aggregate=feed if aggregate else None)
     )
-    url, server, task, sock = await _serve(app)
     try:
-        yield Served(url, stream)
+        async with serving(app) as running:
+            yield Served(running.url, stream)
     finally:
-        server.should_exit = True
-        async with asyncio.timeout(10):
-            await task
         await hub.stop()
-        sock.close()
 
 
 @pytest.fixture
@@ -92,12 +74,6 @@ async def served_without_aggregate() -> AsyncIterator[Served]:
     """The events router of an instance with no aggregate stream."""
     async with _served(aggregate=False) as running:
         yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
 
 
 async def test_every_namespaces_events_in_order_with_what_the_stream_keeps(

@@ -7,10 +7,8 @@ test_events_acl.py."""
 
 import asyncio
 import json
-import socket
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,6 +22,7 @@ from contexts.api.events import events_router
 from contexts.domain.events import ChangeAction, ContextAccess, ContextChanged
 from contexts.domain.model import Acl, Actor, ContextKey
 from contexts.events.visibility import EventVisibility
+from contexts.tests.api.sse_support import serving, until
 from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
 from slipway.web.problems import install_problem_handlers
 
@@ -92,14 +91,6 @@ async def next_events(blocks: AsyncIterator[Sse], count: int, within: float = 5)
     return events
 
 
-async def until(condition: Callable[[], bool], within: float) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 @dataclass
 class Served:
     url: str
@@ -129,26 +120,9 @@ async def served() -> AsyncIterator[Served]:
     install_problem_handlers(app)
     visibility = EventVisibility(OwnedByTheReader())
     app.include_router(events_router(hub, visibility, authorize))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    # A long grace period: streams must end by themselves at shutdown, not be cancelled.
-    config = uvicorn.Config(app, lifespan="off", log_config=None, timeout_graceful_shutdown=30)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    await until(lambda: server.started, within=5)
-    yield Served(f"http://127.0.0.1:{port}", stream, hub, visibility, server, task, authorized)
-    server.should_exit = True
-    async with asyncio.timeout(10):
-        await task
+    async with serving(app) as running:
+        yield Served(running.url, stream, hub, visibility, running.server, running.task, authorized)
     await hub.stop()
-    sock.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
 
 
 async def test_events_arrive_in_order_history_first_then_live(

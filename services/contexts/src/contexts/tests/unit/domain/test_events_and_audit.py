@@ -6,27 +6,14 @@ from uuid import UUID
 
 from contexts.domain.audit import AuditEntry
 from contexts.domain.events import ChangeAction, ContextChanged
-from contexts.domain.model import Acl, Context, new_etag
-from contexts.tests.unit.domain.builders import KEY
+from contexts.domain.model import Context
+from contexts.tests.unit.domain.builders import stored_config
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def version(n: int, body: dict[str, int]) -> Context:
-    return Context(
-        key=KEY,
-        version=n,
-        kind="config",
-        schema_version=1,
-        body=dict(body),
-        labels={},
-        owner="alice",
-        acl=Acl(),
-        created_at=NOW,
-        updated_at=NOW,
-        updated_by="carol",
-        etag=new_etag(),
-    )
+    return stored_config(NOW, version=n, body=body, updated_by="carol")
 
 
 def test_context_changed_serializes_to_a_plain_json_dict() -> None:

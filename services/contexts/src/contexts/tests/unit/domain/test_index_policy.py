@@ -6,7 +6,7 @@ import pytest
 
 from contexts.domain.errors import Forbidden
 from contexts.domain.events import ContextAccess
-from contexts.domain.model import Acl, Actor, Context, new_etag
+from contexts.domain.model import Actor, Context
 from contexts.domain.policy import (
     INDEX_SCOPE,
     READ_SCOPE,
@@ -19,7 +19,7 @@ from contexts.domain.policy import (
     is_indexer,
     require_scope,
 )
-from contexts.tests.unit.domain.builders import KEY
+from contexts.tests.unit.domain.builders import stored_config
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 INDEXER = Actor(subject="search", scopes=frozenset({READ_SCOPE, INDEX_SCOPE}))
@@ -30,20 +30,7 @@ INDEXER_WITH_WRITE = Actor(
 
 
 def private_to_alice() -> Context:
-    return Context(
-        key=KEY,
-        version=1,
-        kind="config",
-        schema_version=1,
-        body={},
-        labels={},
-        owner="alice",
-        acl=Acl(),
-        created_at=NOW,
-        updated_at=NOW,
-        updated_by="alice",
-        etag=new_etag(),
-    )
+    return stored_config(NOW)
 
 
 def test_the_index_scope_reads_a_context_no_acl_names_it_in() -> None:
