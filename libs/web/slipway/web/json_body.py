@@ -6,7 +6,8 @@ checks the first `kind` and one that acts on the last disagree. `create_app` add
 `application/json` or `+json` type) it re-reads the body FastAPI already decoded, with
 `json.loads`' C scanner and a hook per object that only compares sizes, so a clean body
 costs one more parse and no Python-level walk; only a refused body is walked again, to name
-the key and where it is.
+the key and where it is. On a route without a body it has nothing to check: `body_only` tells
+`PrecompiledRoute` to leave it out of the route's plan, so such a GET does not even call it.
 """
 
 import json
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 
+from slipway.web.precompiled_route import body_only
 from slipway.web.problems import expects_json_body, is_json
 
 DUPLICATE_KEY_ERROR = "json_duplicate_key"
@@ -65,6 +67,7 @@ def duplicate_key_path(body: bytes | str) -> tuple[str | int, ...] | None:
     return None
 
 
+@body_only  # a precompiled route (no body) leaves it out of its plan
 async def refuse_duplicate_keys(request: Request) -> None:
     """Raise a 422 validation problem naming the key when the JSON body repeats one."""
     if not expects_json_body(request):

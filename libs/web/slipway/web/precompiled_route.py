@@ -9,13 +9,17 @@ and cookie value with the same pydantic field, in the same order, with the same 
 raises the same `RequestValidationError`. The OpenAPI document is FastAPI's own (the route is
 an `APIRoute`). Any other route, and any request while dependency overrides are set or FastAPI's
 native telemetry records the request, takes FastAPI's own handler.
+
+A dependency marked `body_only` (slipway.web's duplicate-key check) does nothing on a route
+without a body, which is every route this class precompiles: the plan leaves it out, so a GET
+pays nothing for it. FastAPI's own handler, on every other route, still runs it.
 """
 
 import inspect
 from collections.abc import Callable, Coroutine, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
 from fastapi._compat import ModelField, field_annotation_is_sequence
@@ -36,6 +40,23 @@ from fastapi.telemetry import get_telemetry_data
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, bytes, tuple, frozenset)
+_BODY_ONLY = "__slipway_body_only__"
+DependencyT = TypeVar("DependencyT", bound=Callable[..., Any])
+
+
+def body_only(dependency: DependencyT) -> DependencyT:
+    """Mark `dependency` as one that does nothing, and returns None, on a route without a body.
+
+    A precompiled route (never one with a body) leaves it out of its plan when it is one of
+    the route's `dependencies` (unnamed); FastAPI's own handler still calls it.
+    """
+    setattr(dependency, _BODY_ONLY, True)
+    return dependency
+
+
+def _left_out(sub: Dependant) -> bool:
+    """Whether the plan of a route without a body skips this sub-dependency."""
+    return sub.name is None and getattr(sub.call, _BODY_ONLY, False) is True
 
 
 class _NotPrecompilableError(Exception):
@@ -106,6 +127,8 @@ class _Plan:
             raise _NotPrecompilableError(dependant.name)
         self.subs: list[tuple[_Plan, Dependant, Any]] = []
         for sub in dependant.dependencies:
+            if _left_out(sub):
+                continue
             call = sub.call
             if (
                 call is None
