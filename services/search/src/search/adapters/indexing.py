@@ -19,6 +19,7 @@ what keeps the index up to date (the logic is `search.domain.indexer`'s):
 - metrics: `search_indexing_lag_seconds` (event occurred in contexts -> applied here),
   `search_indexing_events_total{outcome="applied"|"duplicate"}`,
   `search_indexing_failures_total{reason}`, `search_indexing_backfilled_contexts_total`,
+  `search_indexing_backfill_removed_contexts_total`,
   `search_indexing_feed_connected`.
 
 Each applied event gets a request id of its own and a span (`index context.changed`), so
@@ -159,6 +160,11 @@ def _register(registry: CollectorRegistry) -> "IndexingMetrics":
             "Contexts put into the index by backfills.",
             registry=registry,
         ),
+        backfill_removed=Counter(
+            "search_indexing_backfill_removed_contexts",
+            "Contexts removed by backfills because contexts' catalog no longer listed them.",
+            registry=registry,
+        ),
         connected=Gauge(
             "search_indexing_feed_connected",
             "1 while the change feed is followed, 0 while it is being reconnected.",
@@ -177,12 +183,14 @@ class IndexingMetrics:
         events: Counter,
         failures: Counter,
         backfilled: Counter,
+        backfill_removed: Counter,
         connected: Gauge,
     ) -> None:
         self.lag = lag
         self.events = events
         self.failures = failures
         self.backfilled_total = backfilled
+        self.backfill_removed_total = backfill_removed
         self.connected = connected
 
     def applied(self, lag_seconds: float) -> None:
@@ -201,6 +209,10 @@ class IndexingMetrics:
     def backfilled(self, contexts: int) -> None:
         """A backfill's count."""
         self.backfilled_total.inc(contexts)
+
+    def backfill_removed(self, contexts: int) -> None:
+        """How many contexts a backfill removed (no longer in contexts' catalog)."""
+        self.backfill_removed_total.inc(contexts)
 
 
 indexing_metrics = MetricsPerRegistry(_register)

@@ -12,7 +12,9 @@ search's consumer group, or contexts' HTTP event feed): it resumes where it stop
 backfills from contexts' catalog of every context first when it has no position (first
 start, or its consumer group was deleted) or its position is behind what the stream still
 keeps (the events in between are gone). The backfill takes the stream's newest position
-before it starts and continues from there afterwards, so nothing written during it is missed.
+before it starts and continues from there afterwards, so nothing written during it is missed;
+and it removes what contexts no longer lists (deleted while the events were out of reach),
+see `Indexer.backfill`.
 """
 
 import logging
@@ -131,6 +133,10 @@ class IndexingMetrics(Protocol):
 
     def backfilled(self, contexts: int) -> None:
         """A backfill put `contexts` contexts into the index."""
+        ...
+
+    def backfill_removed(self, contexts: int) -> None:
+        """A backfill removed `contexts` contexts its catalog no longer listed."""
         ...
 
 
@@ -333,13 +339,29 @@ class Indexer:
                 return applied
 
     async def backfill(self) -> int:
-        """Put every live context of contexts' catalog into the index; how many it put.
+        """Put every live context of contexts' catalog into the index, then remove what the
+        catalog no longer lists; how many it put.
 
         Each `put` keeps the version rule, so a newer version indexed meanwhile by an event
-        stays. A page that fails is fetched again (backoff) from its cursor."""
+        stays. A page that fails is fetched again (backoff) from its cursor.
+
+        The removal rule: the backfill begins a generation (`SearchIndex.begin_backfill`)
+        before its first page. Once the pass is complete (the last page read), every live
+        context of the index that the pass did not list and that no write has touched since
+        the generation began is removed, as a deletion event removes it (a tombstone at the
+        version it had). Such a context was not in contexts when the pass read its part of
+        the catalog (pages are in (namespace, name) order after a cursor, so a context live
+        all along is listed), and whatever contexts did with it since is an event after the
+        position taken before the backfill, which follows it. A context an event indexed
+        during the backfill (created behind the pass, by another instance or a concurrent
+        backfill) was written in the generation and stays. An item that cannot be indexed
+        (malformed) still counts as listed when its namespace and name can be read; when
+        they cannot, the pass is not complete and nothing is removed this time."""
+        generation = await self._index.begin_backfill()
         cursor: str | None = None
         count = 0
         attempt = 0
+        complete = True
         while True:
             try:
                 items, following = await self._source.catalog(cursor)
@@ -359,13 +381,32 @@ class Indexer:
                 except MalformedContextError as error:
                     self._metrics.failed("malformed")
                     logger.error("backfill skipped an item: %s", error)
+                    ref = _ref_of(item)
+                    if ref is None:
+                        complete = False
+                    else:
+                        await self._index.keep(ref)
                     continue
                 await self._index.put(change)
                 count += 1
             if following is None:
                 self._metrics.backfilled(count)
+                if complete:
+                    removed = await self._index.remove_unlisted(generation)
+                    self._metrics.backfill_removed(removed)
+                    logger.info("backfill removed %d contexts the catalog no longer has", removed)
+                else:
+                    logger.warning("backfill skipped unnamed catalog items: nothing removed")
                 return count
             cursor = following
+
+
+def _ref_of(item: Mapping[str, Any]) -> ContextRef | None:
+    """The namespace and name of a catalog item, None when it has no such strings."""
+    namespace, name = item.get("namespace"), item.get("name")
+    if isinstance(namespace, str) and isinstance(name, str):
+        return ContextRef(namespace, name)
+    return None
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:

@@ -16,7 +16,20 @@ class SearchIndex(Protocol):
         nothing, so late and repeated deliveries are harmless."""
 
     async def put(self, change: Change) -> None:
-        """Apply a change that has no event (a backfill), with the same version rule."""
+        """Apply a change that has no event (a backfill), with the same version rule; the
+        context counts as listed by the current backfill even when nothing changed."""
+
+    async def keep(self, ref: ContextRef) -> None:
+        """The current backfill's catalog listed `ref` but its item cannot be indexed: leave
+        whatever the index holds for it out of the backfill's removals."""
+
+    async def begin_backfill(self) -> int:
+        """Start a backfill: its generation (every write from now on counts as after it)."""
+
+    async def remove_unlisted(self, generation: int) -> int:
+        """After a complete catalog pass of backfill `generation`: remove (tombstone, as a
+        deletion does) every live context that the pass did not list and that no write made
+        since the backfill began; how many."""
 
     async def search(self, query: SearchQuery, reader: Reader) -> SearchPage:
         """The page of contexts matching `query` that `reader` may read, best first."""

@@ -21,6 +21,7 @@ metadata = sa.MetaData()
 
 CONTEXTS_TABLE = "search_contexts"
 FTS_TABLE = "search_contexts_fts"
+BACKFILLS_TABLE = "search_backfills"
 # PostgreSQL keeps labels as jsonb and ACL entries as text[]; SQLite as JSON text.
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 ENTRIES = sa.JSON().with_variant(postgresql.ARRAY(sa.Text()), "postgresql")
@@ -43,7 +44,21 @@ contexts = sa.Table(
     sa.Column("writers", ENTRIES, nullable=False),
     sa.Column("text", sa.Text(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # The backfill generation current when the row was last written (event or backfill) or
+    # last listed by a backfill's catalog (migration 0003; see `SqlSearchIndex`).
+    sa.Column("generation", sa.BigInteger(), nullable=False, server_default="0"),
     sa.UniqueConstraint("namespace", "name", name=f"uq_{CONTEXTS_TABLE}_namespace_name"),
+)
+
+# One row per backfill: its id is the backfill's generation (the current generation is the
+# highest id, 0 before any backfill), with when it ran and how many rows it removed.
+backfills = sa.Table(
+    BACKFILLS_TABLE,
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("removed", sa.BigInteger(), nullable=True),
 )
 
 # slipway.events' record of applied event ids (`slipway_processed_events`), for `apply`.

@@ -149,3 +149,39 @@ async def test_a_feed_that_is_not_an_event_stream_is_unavailable(
     with pytest.raises(FeedUnavailable):
         async for _ in feed.deliveries():
             pass
+
+
+async def test_a_crash_between_apply_and_checkpoint_redelivers_a_duplicate(
+    sqlite_database: Database, checkpoints: SqlCheckpoints
+) -> None:
+    """The checkpoint is saved after the apply commits, in its own transaction: a crash in
+    between leaves it behind (never ahead), and the event it redelivers is recognised by its
+    id (recorded in the apply's transaction) and changes nothing."""
+    from search.adapters.sql import SqlSearchIndex
+    from search.tests.builders import indexed
+
+    index = SqlSearchIndex(sqlite_database)
+    feed, _ = feed_on(checkpoints)
+    await feed.resume_from("1699999999999-0")
+    applied = []
+    async for delivery in feed.deliveries():
+        assert delivery.notice is not None
+        change = indexed(delivery.notice.ref.name, "first", version=delivery.notice.version)
+        applied.append(await index.apply(delivery.notice.event_id, change))
+        if len(applied) == 2:
+            break  # crashed: the second is applied, its checkpoint not saved
+        await feed.done(delivery)
+    assert await checkpoints.load("search:contexts") == "1700000000000-0"
+
+    restarted, seen = feed_on(checkpoints)
+    assert (await restarted.start()).position == "1700000000000-0"
+    async for delivery in restarted.deliveries():
+        assert delivery.notice is not None
+        change = indexed(delivery.notice.ref.name, "again", version=delivery.notice.version + 1)
+        applied.append(await index.apply(delivery.notice.event_id, change))
+        await restarted.done(delivery)
+    assert seen[-1].headers["last-event-id"] == "1700000000000-0"
+    # The recording replays a too (contexts would resume after it): both are duplicates.
+    assert applied == [True, True, False, False]
+    assert await index.indexed_version(ContextRef("team-a", "a")) == 1
+    assert await index.indexed_version(ContextRef("team-a", "b")) == 1

@@ -30,7 +30,8 @@ from search.domain.indexer import (
     parse_notice,
     searchable_text,
 )
-from search.domain.model import ContextRef, IndexedContext, Removal
+from search.domain.model import ContextRef, IndexedContext, Removal, SearchQuery
+from search.tests.builders import ROOT
 from slipway.db import Database
 from slipway.events import Event, InMemoryEventStream
 
@@ -112,6 +113,7 @@ class CountingMetrics:
         self.duplicates = 0
         self.failures: list[str] = []
         self.backfills: list[int] = []
+        self.removed: list[int] = []
 
     def applied(self, lag_seconds: float) -> None:
         self.lags.append(lag_seconds)
@@ -124,6 +126,9 @@ class CountingMetrics:
 
     def backfilled(self, contexts: int) -> None:
         self.backfills.append(contexts)
+
+    def backfill_removed(self, contexts: int) -> None:
+        self.removed.append(contexts)
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -423,3 +428,123 @@ async def test_a_deleted_group_is_a_backfill_too(harness: Harness) -> None:
     harness.stream._streams[ALL].groups.clear()  # XGROUP DESTROY
     await harness.follow_until(0)
     assert harness.metrics.backfills == [1, 1]
+
+
+# -- a backfill removes what contexts deleted while search was behind ---------------------
+
+
+async def test_a_backfill_removes_contexts_deleted_while_behind_the_retention(
+    index: SqlSearchIndex, contexts: RecordedContexts
+) -> None:
+    harness = Harness(index, contexts, maxlen=5)
+    gone = ContextRef("team-a", "gone")
+    await harness.write(RUNBOOK, 1)
+    await harness.write(gone, 1)
+    await harness.follow_until(0)  # first start: both backfilled
+    assert await index.indexed_version(gone) == 1
+    # search down: `gone` deleted in contexts, its event trimmed away by 20 more writes
+    del contexts.contexts[gone]
+    deleted = changed(gone, 2, action="deleted")
+    await harness.stream.publish(
+        [Event(stream=gone.namespace, type="context.changed", payload=deleted, key=gone.name)]
+    )
+    for n in range(20):
+        await harness.write(ContextRef("team-b", f"c{n}"), 1)
+    await harness.follow_until(0)  # behind the retention: backfill again
+
+    assert harness.metrics.backfills == [2, 21]
+    assert harness.metrics.removed == [0, 1]
+    assert await index.indexed_version(gone) is None
+    assert await index.latest_version(gone) == 1  # a tombstone at the version it had
+    assert await index.indexed_version(RUNBOOK) == 1
+    assert await index.count() == 21
+    await index.put(change_of(representation(gone, 1)))
+    assert await index.indexed_version(gone) is None  # a late put of that version: still gone
+
+
+class CatalogWithEvents(RecordedContexts):
+    """contexts while a backfill pages: `during(page)` runs before a page is answered (other
+    writers, and another search instance applying their events)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: dict[int, Any] = {}
+
+    async def catalog(self, cursor: str | None) -> tuple[Sequence[Mapping[str, Any]], str | None]:
+        """Pages of two after the cursor's (namespace, name), as contexts' catalog pages."""
+        self.catalog_pages += 1
+        action = self.during.get(self.catalog_pages)
+        if action is not None:
+            await action()
+        after = tuple(cursor.split("/")) if cursor else ("", "")
+        keys = sorted((ref.namespace, ref.name) for ref in self.contexts)
+        page = [key for key in keys if key > after][:2]
+        following = "/".join(page[-1]) if len(page) == 2 and page[-1] != keys[-1] else None
+        return [self.contexts[ContextRef(*key)] for key in page], following
+
+
+async def test_what_an_event_indexes_during_a_backfill_is_not_removed(
+    index: SqlSearchIndex,
+) -> None:
+    """`early` is created behind the pass (before its cursor) and `late_gone` deleted ahead of
+    it, both while the backfill pages; another instance applies their events meanwhile. The
+    catalog lists neither; only the context that was gone before is removed."""
+    source = CatalogWithEvents()
+    metrics = CountingMetrics()
+    indexer = Indexer(index, source, metrics, clock=lambda: NOW, sleep=no_sleep)
+    other = Indexer(index, source, CountingMetrics(), clock=lambda: NOW, sleep=no_sleep)
+    stale, early = ContextRef("team-0", "stale"), ContextRef("team-a", "a0")
+    late_gone = ContextRef("team-z", "z")
+    for name in ("b", "c", "d"):
+        source.put(ContextRef("team-a", name))
+    source.put(late_gone)
+    await index.put(change_of(representation(stale)))  # indexed once, deleted since
+    await index.put(change_of(representation(late_gone)))
+
+    async def writes_behind_the_pass() -> None:
+        source.put(early)
+        assert await other.apply(notice(early)) is True
+        source.put(late_gone, 2)
+        assert await other.apply(notice(late_gone, 2)) is True
+        del source.contexts[late_gone]  # deleted before the pass reaches it; event follows
+
+    source.during[2] = writes_behind_the_pass
+    assert await indexer.backfill() == 3  # b, c, d
+
+    assert metrics.removed == [1]
+    assert await index.indexed_version(stale) is None
+    assert await index.indexed_version(early) == 1
+    assert await index.indexed_version(late_gone) == 2  # written in the backfill: its
+    # deletion event, after the backfill's starting position, removes it
+
+
+async def test_a_malformed_item_keeps_its_context_and_an_unnamed_one_removes_nothing(
+    index: SqlSearchIndex, contexts: RecordedContexts, indexer: Indexer, metrics: CountingMetrics
+) -> None:
+    broken, stale = ContextRef("team-a", "broken"), ContextRef("team-a", "stale")
+    await index.put(change_of(representation(broken)))
+    await index.put(change_of(representation(stale)))
+    contexts.put(RUNBOOK)
+    contexts.contexts[broken] = {**representation(broken, 2), "version": "2"}
+    assert await indexer.backfill() == 1
+    assert metrics.removed == [1]
+    assert await index.indexed_version(broken) == 1  # listed, though not indexable
+    assert await index.indexed_version(stale) is None
+
+    await index.put(change_of(representation(stale, 3)))
+    unnamed = {"namespace": "team-zz", "name": 5, "version": "x"}  # no name to keep
+    contexts.contexts[ContextRef("team-zz", "5")] = unnamed
+    assert await indexer.backfill() == 1
+    assert metrics.removed == [1]  # an incomplete pass removes nothing
+    assert await index.indexed_version(stale) == 3
+
+
+async def test_a_backfill_marks_unchanged_contexts_without_reindexing_their_text(
+    index: SqlSearchIndex, contexts: RecordedContexts, indexer: Indexer
+) -> None:
+    contexts.put(RUNBOOK, content="rollback steps")
+    await indexer.backfill()
+    await indexer.backfill()  # nothing changed: every row only marked listed
+    page = await index.search(SearchQuery(text="rollback"), ROOT)
+    assert [hit.ref for hit in page.hits] == [RUNBOOK]
+    assert await index.count() == 1
