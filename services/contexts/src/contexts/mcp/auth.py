@@ -1,4 +1,5 @@
-"""The bearer-token gate in front of the MCP transport, and the caller's `Actor` behind it.
+"""The bearer-token gate in front of the MCP transport, and the caller's `Actor` behind it
+(slipway.mcp's resource-server bridge, with contexts' scopes and `Actor`).
 
 Every HTTP request to the endpoint (POST messages, the GET notification stream, DELETE) goes
 through slipway.auth's `BearerGate`: the same token-to-problem path as the REST API, needing
@@ -14,104 +15,59 @@ tokens may carry as `aud` (RFC 8707), and every 401/403 challenge names its meta
 `CHALLENGE_SCOPES`.
 """
 
-from typing import Any
-
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from starlette.types import ASGIApp, Scope
 
+import slipway.mcp
 from contexts.api.actor import actor_of
 from contexts.domain.model import Actor
 from contexts.domain.policy import ADMIN_SCOPE, READ_SCOPE, WRITE_SCOPE
 from contexts.settings import Settings
-from slipway.auth import (
-    Authenticator,
-    AuthSettings,
-    AuthSettingsError,
-    BearerGate,
-    Principal,
-    bearer_token_of,
-)
-from slipway.config import Environment
+from slipway.auth import Authenticator, AuthSettings, BearerGate, Principal
+from slipway.mcp import MCP_PATH, public_base_url
+
+__all__ = [
+    "ACTOR_STATE_KEY",
+    "CHALLENGE_SCOPES",
+    "CONTEXT_SCOPES",
+    "MCP_PATH",
+    "actor_of_request",
+    "mcp_gate",
+    "protected_resource_settings",
+    "public_base_url",
+]
 
 ACTOR_STATE_KEY = "contexts.mcp.actor"
 CONTEXT_SCOPES = (READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE)
 # What a 401/403 from the endpoint tells a client to ask for: every MCP feature (resources
 # and the write tools) works with these; admin is not asked for, though it would do.
 CHALLENGE_SCOPES = (READ_SCOPE, WRITE_SCOPE)
-MCP_PATH = "/mcp"
-
-
-def public_base_url(settings: Settings) -> str:
-    """`public_base_url`, else http://<web.host>:<web.port> (development: a wildcard host is
-    reached as localhost); no trailing slash. `AuthSettingsError` in production without one."""
-    if settings.public_base_url is not None:
-        return settings.public_base_url.rstrip("/")
-    if Environment(settings.environment) is Environment.PRODUCTION:
-        raise AuthSettingsError(
-            "public_base_url (CONTEXTS_PUBLIC_BASE_URL) or auth.resource must be set in "
-            "production: the MCP endpoint's https resource identifier is derived from it"
-        )
-    host = settings.web.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding to it
-        host = "localhost"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.web.port}"
 
 
 def protected_resource_settings(settings: Settings) -> AuthSettings:
     """`settings.auth` as the protected resource the MCP endpoint is (RFC 9728, RFC 8707):
     `resource` defaults to `<public base url>/mcp`, `scopes_supported` to the `contexts:*`
     scopes, `resource_name` to the service name; what `auth` sets itself wins."""
-    auth = settings.auth
-    if auth.resource is not None and auth.scopes_supported and auth.resource_name:
-        return auth
-    return AuthSettings.model_validate(
-        {
-            **auth.model_dump(),
-            "resource": auth.resource or public_base_url(settings) + MCP_PATH,
-            "scopes_supported": auth.scopes_supported or CONTEXT_SCOPES,
-            "resource_name": auth.resource_name or settings.service_name,
-        }
-    )
+    return slipway.mcp.protected_resource_settings(settings, CONTEXT_SCOPES)
 
 
 def actor_of_request(scope: Scope | None) -> Actor | None:
     """The actor the gate verified for this request's scope, if any."""
-    if scope is None:
-        return None
-    found = scope.get("state", {}).get(ACTOR_STATE_KEY)
-    return found if isinstance(found, Actor) else None
-
-
-def _sdk_user(principal: Principal, token: str) -> AuthenticatedUser:
-    issuer = principal.claims.get("iss")
-    claims: dict[str, Any] = {"iss": issuer} if isinstance(issuer, str) else {}
-    return AuthenticatedUser(
-        AccessToken(
-            token=token,
-            client_id=principal.client_id or principal.subject,
-            scopes=sorted(principal.scopes),
-            subject=principal.subject,
-            claims=claims,
-        )
-    )
+    return slipway.mcp.caller_of_request(scope, ACTOR_STATE_KEY, Actor)
 
 
 def mcp_gate(app: ASGIApp, authenticator: Authenticator, groups_claim: str) -> BearerGate:
     """`app` behind a `BearerGate` needing one `contexts:*` scope; admitted callers carry their
     `Actor` and the SDK's user in the scope."""
 
-    def admit(scope: Scope, principal: Principal) -> None:
-        scope.setdefault("state", {})[ACTOR_STATE_KEY] = actor_of(principal, groups_claim)
-        scope["user"] = _sdk_user(principal, bearer_token_of(scope) or "")
+    def caller_of(principal: Principal) -> Actor:
+        return actor_of(principal, groups_claim)
 
-    return BearerGate(
+    return slipway.mcp.mcp_gate(
         app,
         authenticator,
+        caller_of=caller_of,
+        state_key=ACTOR_STATE_KEY,
         required=CONTEXT_SCOPES,
         any_of=True,
-        on_principal=admit,
         challenge_scope=CHALLENGE_SCOPES,
     )

@@ -1,4 +1,4 @@
-"""`build_mcp`: the registry's MCP server, its Streamable HTTP endpoint and its lifetime.
+"""`build_mcp`: the registry's MCP server, on slipway.mcp's Streamable HTTP endpoint.
 
 Clients connect to `http://<host>:<port>/mcp` (exactly; `/mcp/` works too when mounted)
 with `Authorization: Bearer <token>`, the same tokens as the REST API. One endpoint serves
@@ -37,36 +37,31 @@ Scopes: `contexts:read` for resources (the domain checks it, as it checks `conte
 for the write tools and every ACL); a token with no `contexts:*` scope is refused at the door.
 """
 
-import asyncio
 import base64
 import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from typing import Any
 
 from mcp import types
 from mcp.server import Server, ServerRequestContext
-from mcp.server.context import CallNext, HandlerResult
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
-from pydantic import ValidationError
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from contexts.domain.errors import DomainError, InvalidInput, NotFound, UnknownKind
 from contexts.domain.model import Actor, Context, ContextKey, parse_namespace
 from contexts.domain.service import MAX_PAGE_SIZE, ContextRegistry
 from contexts.events.visibility import EventVisibility
-from contexts.mcp.auth import actor_of_request, mcp_gate
+from contexts.mcp.auth import ACTOR_STATE_KEY, mcp_gate
 from contexts.mcp.subscriptions import SubscriptionHub
 from contexts.mcp.tools import TOOLS, call_tool, tool_list
 from contexts.mcp.views import JSON, URI_TEMPLATE, key_of, metadata_of, problem_dict, uri_of
 from slipway.auth import Authenticator
 from slipway.events import StreamHub, SubscriptionClosed, TooManySubscriptions
-from slipway.logging import current_request_id
-from slipway.web import Mount, problem_response
+from slipway.mcp import InternalErrors, caller_of_context
+from slipway.mcp import McpEndpoint as BaseEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +73,6 @@ RESOURCE_NOT_FOUND = -32002
 SESSION_ID_HEADER = "mcp-session-id"
 # The most `context://` URIs one `subscriptions/listen` stream may watch.
 MAX_LISTEN_URIS = MAX_PAGE_SIZE
-INTERNAL_ERROR_MESSAGE = "Internal error"
 INSTRUCTIONS = (
     "A registry of named, versioned, schema-checked JSON contexts. Read them as resources "
     f"({URI_TEMPLATE}, JSON), subscribe to be told when one changes, and write them with the "
@@ -112,42 +106,8 @@ def _refusal_error(refusal: TooManySubscriptions, **extra: Any) -> MCPError:
     )
 
 
-class InternalErrors:
-    """Server middleware: an unexpected exception becomes a generic -32603, in both eras.
-
-    `MCPError` (domain errors, the SDK's own) and pydantic's `ValidationError` (the SDK
-    answers it as -32602 with no detail) pass through. Anything else is logged with the
-    slipway request id, and the client gets "Internal error" and that id, nothing more.
-    """
-
-    async def __call__(
-        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
-    ) -> HandlerResult:
-        try:
-            return await call_next(ctx)
-        except (MCPError, ValidationError):
-            raise
-        except Exception:
-            request_id = current_request_id()
-            logger.exception(
-                "MCP %s failed (request_id=%s, jsonrpc id=%r)",
-                ctx.method,
-                request_id,
-                ctx.request_id,
-            )
-            if ctx.request_id is None:
-                return None  # a notification: nobody to answer
-            raise MCPError(
-                types.INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, {"request_id": request_id}
-            ) from None
-
-
 def _actor(ctx: ServerRequestContext[Any, Any]) -> Actor:
-    request = ctx.request
-    actor = actor_of_request(getattr(request, "scope", None))
-    if actor is None:  # the gate lets no request through without one
-        raise MCPError(types.INVALID_REQUEST, "not authenticated")
-    return actor
+    return caller_of_context(ctx, ACTOR_STATE_KEY, Actor)
 
 
 def _session_key(ctx: ServerRequestContext[Any, Any]) -> str:
@@ -376,15 +336,14 @@ class McpHandlers:
         return await call_tool(self._registry(), actor, tool, params.arguments)
 
 
-class McpEndpoint:
-    """The MCP endpoint: an ASGI app for `/mcp` and the slipway.web `Resource` running it.
+class McpEndpoint(BaseEndpoint):
+    """The MCP endpoint (slipway.mcp's, stateful): an ASGI app for `/mcp` and the slipway.web
+    `Resource` running it, with the subscription hub its sessions and listen streams use.
 
     `start` runs the SDK's session manager (its task group holds every session; it hands
     2026-07-28 requests to the SDK's single-exchange entry) in a task of its own until
     `stop`; each start makes a new manager, as the SDK allows one run each.
     """
-
-    name = "mcp"
 
     def __init__(
         self,
@@ -397,63 +356,25 @@ class McpEndpoint:
         session_idle_timeout: float | None,
         path: str = PATH,
     ) -> None:
-        self.server = server
         self.hub = hub
         self.handlers = handlers
-        self.path = path
-        self._session_idle_timeout = session_idle_timeout
-        self._manager: StreamableHTTPSessionManager | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self.asgi_app = mcp_gate(self._transport, authenticator, groups_claim)
 
-    async def _transport(self, scope: Scope, receive: Receive, send: Send) -> None:
-        manager = self._manager
-        if manager is None:
-            response = problem_response(scope, 503, detail="the MCP endpoint is not running")
-            await response(scope, receive, send)
-            return
-        await manager.handle_request(scope, receive, send)
+        def gate(app: ASGIApp) -> ASGIApp:
+            return mcp_gate(app, authenticator, groups_claim)
 
-    def mount(self) -> Mount:
-        """The endpoint at `path` exactly (a prefix mount would redirect `/mcp` to `/mcp/`)."""
-        return Mount(self.path, self.asgi_app, name="mcp", exact=True)
-
-    async def start(self) -> None:
-        """Run a new session manager until `stop`."""
-        manager = StreamableHTTPSessionManager(
-            app=self.server, stateless=False, session_idle_timeout=self._session_idle_timeout
+        super().__init__(
+            server,
+            gate,
+            stateless=False,
+            session_idle_timeout=session_idle_timeout,
+            path=path,
         )
-        self._stopping = asyncio.Event()
-        running = asyncio.Event()
 
-        async def run() -> None:
-            async with manager.run():
-                self._manager = manager
-                running.set()
-                await self._stopping.wait()
-
-        self._task = asyncio.create_task(run(), name="mcp-session-manager")
-        started = asyncio.ensure_future(running.wait())
-        await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if not running.is_set():
-            started.cancel()
-            await self._task  # raises what made the manager fail
-            raise RuntimeError("the MCP session manager stopped at start-up")
-
-    async def stop(self) -> None:
-        """End the listen streams, stop the watchers, then the session manager (ending every
-        session)."""
-        self._manager = None
+    async def closing(self) -> None:
+        """End the listen streams and stop the watchers, before the sessions end."""
         if self.handlers is not None:
             self.handlers.close_listeners()
         await self.hub.close()
-        if self._task is None:
-            return
-        self._stopping.set()
-        with suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
 
 
 def build_mcp(
@@ -499,7 +420,7 @@ def build_mcp(
         on_call_tool=handlers.call_tool,
     )
     # Innermost, so the SDK's tracing middleware still sees the error it answers with.
-    server.middleware.append(InternalErrors())
+    server.middleware.append(InternalErrors(logger))
     return McpEndpoint(
         server,
         subscriptions,
