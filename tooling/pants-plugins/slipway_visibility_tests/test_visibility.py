@@ -360,3 +360,18 @@ def test_lib_must_not_depend_on_a_service_root_target(rule_runner: RuleRunner) -
     message = violation(rule_runner, "libs/config/slipway/config/base.py")
     assert "libs/BUILD[!//services/**]" in message
     assert "-> file services/beta:openapi" in message
+
+
+def test_lib_must_not_depend_on_slipway_mcp(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(lib("mcp", {"endpoint": "from slipway.web import app\n"}))
+    origin = add(rule_runner, "libs/web/slipway/web/bad.py", "from slipway.mcp import endpoint\n")
+    message = violation(rule_runner, origin)
+    assert "libs/BUILD[!//libs/mcp/**]" in message
+    assert f"{origin} -> python_sources libs/mcp/slipway/mcp/endpoint.py" in message
+
+
+def test_slipway_mcp_may_depend_on_the_libs_below_it(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(lib("mcp", {"endpoint": "from slipway.web import app\n"}))
+    assert "libs/web/slipway/web/app.py" in dependencies_of(
+        rule_runner, "libs/mcp/slipway/mcp/endpoint.py"
+    )
