@@ -1,9 +1,7 @@
 """`McpEndpoint` served by uvicorn in a slipway.web app, driven by the SDK's own client in both
 protocol eras: the gate, the caller in the handlers, `InternalErrors`, start and stop."""
 
-import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server, ServerRequestContext
@@ -25,6 +22,7 @@ from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway.config import Environment, ServiceSettings
 from slipway.mcp import InternalErrors, McpEndpoint, caller_of_context, mcp_gate
 from slipway.web import ServiceParts, WebSettings, create_app
+from slipway.web.testing.server import serving
 
 SECRET = "a development secret of at least thirty-two bytes"  # noqa: S105 - test-only
 ISSUER = "https://auth.example.com/"
@@ -130,25 +128,8 @@ async def serve(*, stateless: bool) -> AsyncIterator[Served]:
         ServiceParts(resources=[endpoint], auth=authenticator, mounts=[endpoint.mount()]),
         configure_logs=False,
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield Served(f"http://127.0.0.1:{port}/mcp", endpoint)
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(TIMEOUT):
-            await task
-        sock.close()
+    async with serving(app, started_within=TIMEOUT, stopped_within=TIMEOUT) as running:
+        yield Served(f"{running.url}/mcp", endpoint)
 
 
 @asynccontextmanager

@@ -10,14 +10,12 @@ the 2025-11-25 handshake era, `mode="2026-07-28"` (or `"auto"`, which probes
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 from mcp import Client, ClientSession
 from mcp.client.session import IncomingMessage
 from mcp.client.streamable_http import streamable_http_client
@@ -37,6 +35,7 @@ from slipway.auth import build_authenticator
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
 from slipway.web import BackgroundTask, ServiceParts, create_app
+from slipway.web.testing.server import serving
 
 READ = "contexts:read"
 WRITE = "contexts:write"
@@ -137,25 +136,8 @@ async def serve(
         ),
         configure_logs=False,
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    try:
-        yield Served(f"http://127.0.0.1:{port}/mcp", store, endpoint, hub, visibility)
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(TIMEOUT):
-            await task
-        sock.close()
+    async with serving(app, started_within=TIMEOUT, stopped_within=TIMEOUT) as running:
+        yield Served(f"{running.url}/mcp", store, endpoint, hub, visibility)
 
 
 @asynccontextmanager

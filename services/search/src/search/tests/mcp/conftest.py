@@ -1,13 +1,11 @@
 """The whole app on uvicorn (the SDK's client speaks real HTTP), its index, and tokens."""
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -18,6 +16,7 @@ from search.settings import Settings
 from slipway.config import Environment
 from slipway.db import Database, DatabaseSettings
 from slipway.web import WebSettings
+from slipway.web.testing.server import serving
 
 TIMEOUT = 10.0
 
@@ -49,20 +48,8 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         indexing=IndexingSettings(enabled=False),
     )
     app = service.build_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        async with Database(database, registry=CollectorRegistry()) as db:
-            yield Served(f"http://127.0.0.1:{port}", SqlSearchIndex(db))
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(TIMEOUT):
-            await task
-        sock.close()
+    async with (
+        serving(app, sock=sock, started_within=TIMEOUT, stopped_within=TIMEOUT) as running,
+        Database(database, registry=CollectorRegistry()) as db,
+    ):
+        yield Served(running.url, SqlSearchIndex(db))
