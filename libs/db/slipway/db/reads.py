@@ -134,15 +134,15 @@ def compiled_read(statement: sa.Select[Any], dialect: Dialect) -> CompiledRead:
     return found
 
 
-def _translated(error: Exception, adapted: Any, read: CompiledRead, dialect: Dialect) -> Exception:
-    """`error` from asyncpg as SQLAlchemy reports it (its DBAPI error, wrapped)."""
+def translated_error(error: Exception, adapted: Any, sql: str, dialect: Dialect) -> Exception:
+    """`error` from asyncpg running `sql` as SQLAlchemy reports it (its DBAPI error, wrapped)."""
     dbapi = dialect.loaded_dbapi
     try:
         adapted._handle_exception(error)  # raises the adapter's DBAPI error for `error`
     except dbapi.Error as dbapi_error:
         invalidated = dialect.is_disconnect(dbapi_error, adapted, None)
         return exc.DBAPIError.instance(
-            read.sql,
+            sql,
             None,
             dbapi_error,
             dbapi.Error,
@@ -173,7 +173,7 @@ async def fetch_rows(
     try:
         records = await adapted.driver_connection.fetch(read.sql, *arguments)
     except Exception as error:
-        translated = _translated(error, adapted, read, dialect)
+        translated = translated_error(error, adapted, read.sql, dialect)
         if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
             await connection.invalidate(translated)
         raise translated from error
@@ -191,7 +191,7 @@ def _fetch_checked_out(engine: Engine, read: CompiledRead, arguments: list[Any])
     try:
         records: list[Any] = await_(adapted.driver_connection.fetch(read.sql, *arguments))
     except Exception as error:
-        translated = _translated(error, adapted, read, dialect)
+        translated = translated_error(error, adapted, read.sql, dialect)
         if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
             fairy.invalidate(translated)  # closes it; the record goes back to the pool empty
         else:

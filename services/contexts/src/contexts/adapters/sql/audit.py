@@ -9,6 +9,7 @@ from contexts.adapters.sql.scope import ConnectionScope
 from contexts.adapters.sql.tables import audit_log
 from contexts.domain.audit import AuditEntry
 from contexts.domain.model import ContextKey
+from slipway.db.writes import execute
 
 _a = audit_log.c
 _INSERT = sa.insert(audit_log)
@@ -28,7 +29,7 @@ class SqlAuditLog:
     async def append(self, entry: AuditEntry) -> None:
         """Record a change (committed with the rest of the unit of work)."""
         connection = await self._scope.transaction()
-        await connection.execute(_INSERT, audit_values(entry))
+        await execute(connection, _INSERT, audit_values(entry))
 
     async def list_for(self, key: ContextKey) -> Sequence[AuditEntry]:
         """The entries of one context, oldest first."""

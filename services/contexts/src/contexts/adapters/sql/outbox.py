@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from contexts.adapters.sql.scope import ConnectionScope
 from contexts.adapters.sql.tables import outbox as outbox_rows
 from contexts.domain.events import ContextChanged
+from slipway.db.writes import execute
 from slipway.events import Event, Outbox
 from slipway.events.notify import notify_statement
 
@@ -60,7 +61,8 @@ class SqlOutbox:
         """Queue an event; it exists only if the change that raised it commits."""
         envelope = as_event(event)
         connection = await self._scope.transaction()
-        await connection.execute(
+        await execute(
+            connection,
             _insert(self._outbox.table),
             {
                 "event_id": envelope.id,
@@ -72,5 +74,5 @@ class SqlOutbox:
             },
         )
         if self._scope.dialect_name == "postgresql":
-            await connection.execute(_notify(self._outbox.channel))
+            await execute(connection, _notify(self._outbox.channel), {})
         self._scope.on_commit(self._outbox.committed.fire)

@@ -18,6 +18,7 @@ from contexts.adapters.sql.scope import ConnectionScope
 from contexts.adapters.sql.tables import context_labels, context_versions, contexts_current
 from contexts.domain.errors import Conflict
 from contexts.domain.model import Context, ContextKey, LabelSelector
+from slipway.db.writes import execute
 
 _v, _current, _labels = context_versions.c, contexts_current.c, context_labels.c
 _OF_KEY = sa.and_(_v.namespace == sa.bindparam("namespace"), _v.name == sa.bindparam("name"))
@@ -125,7 +126,7 @@ class SqlContextRepository:
         connection = await self._scope.transaction()
         sqlite = self._scope.dialect_name == "sqlite"
         params = {"key_namespace": key.namespace, "key_name": key.name}
-        await connection.execute(_LOCK_SQLITE if sqlite else _LOCK_CURRENT, params)
+        await connection.execute(_LOCK_SQLITE if sqlite else _LOCK_CURRENT, params)  # begins it
 
     async def get_version(self, key: ContextKey, version: int) -> Context | None:
         """Version `version` of the context, or None."""
@@ -168,9 +169,10 @@ class SqlContextRepository:
         taken = Conflict(f"version {context.version} of {key} is taken")
         connection = await self._scope.transaction()
         try:
-            await connection.execute(_INSERT_VERSION, row_values(context))
+            await execute(connection, _INSERT_VERSION, row_values(context))
             if context.version == 1:
-                await connection.execute(
+                await execute(
+                    connection,
                     _INSERT_CURRENT,
                     {
                         "namespace": key.namespace,
@@ -185,7 +187,8 @@ class SqlContextRepository:
                 raise taken from error
             raise
         if context.version > 1:
-            moved = await connection.execute(
+            moved = await execute(
+                connection,
                 _MOVE_CURRENT,
                 {
                     "key_namespace": key.namespace,
@@ -196,7 +199,7 @@ class SqlContextRepository:
                     "new_deleted": context.deleted,
                 },
             )
-            if moved.rowcount != 1:
+            if moved != 1:
                 raise taken
         await self._replace_labels(connection, key, context.labels)
 
@@ -204,9 +207,10 @@ class SqlContextRepository:
     async def _replace_labels(
         connection: AsyncConnection, key: ContextKey, labels: Mapping[str, str]
     ) -> None:
-        await connection.execute(_DELETE_LABELS, _key_params(key))
+        await execute(connection, _DELETE_LABELS, _key_params(key))
         if labels:
-            await connection.execute(
+            await execute(
+                connection,
                 _INSERT_LABELS,
                 [
                     {"namespace": key.namespace, "name": key.name, "key": k, "value": v}

@@ -25,7 +25,8 @@ from contexts.adapters.sql.outbox import SqlOutbox, change_outbox
 from contexts.adapters.sql.repository import SqlContextRepository
 from contexts.domain.errors import Conflict
 from slipway.db import Database
-from slipway.db.reads import ReadRow, compiled_read
+from slipway.db.reads import ReadRow
+from slipway.db.writes import fetch_in_transaction
 from slipway.events import Outbox
 
 T = TypeVar("T")
@@ -90,8 +91,7 @@ class SqlUnitOfWork:
         connection = self._connection
         if connection is None:
             return await self._database.fetch_all(statement, params)
-        result = await connection.execute(statement, params)
-        return compiled_read(statement, connection.dialect).of_core(result.all())
+        return await fetch_in_transaction(connection, statement, params)
 
     async def transaction(self) -> AsyncConnection:
         """The transaction's connection; the first call checks one out and begins."""
