@@ -14,13 +14,18 @@
    BUFFERS).
 2. Indexing lag. contexts and search on PostgreSQL + Redis (their own throwaway databases,
    one Redis key prefix for the run; search follows contexts' aggregate stream through its
-   consumer group), contexts pinned to `--server-cpu`, search to `--load-cpu`. A paced
-   writer (this process, httpx, asynchronous: a fixed rate, not a throughput measurement)
-   PUTs `--lag-rate` new contexts per second for `--lag-seconds`; a poller reads search's
-   index every `--poll-ms` ms. Lag per write = first seen in the index - the PUT's 201
-   received. Cross-checked with search's own `search_indexing_lag_seconds` histogram (event
-   occurred_at -> applied) and its applied/duplicate counters; "exactly once" = every write
-   applied by one event, no duplicate, one processed-event row each.
+   consumer group), contexts pinned to `--server-cpu`, search to `--load-cpu`. wrk (`-t1
+   -c16`, pinned to search's core, where it takes about 1 % of it) runs the paced Lua script
+   of `slipway_bench.write_load`: `--lag-rate` PUTs per second on CLOCK_MONOTONIC, each a new
+   context, `--lag-rate` x `--lag-seconds` of them in all (a fixed rate, not a throughput
+   measurement; wrk runs 6 s longer, none is left in flight); 201s and
+   failures from the script's status counts and wrk's socket errors. A poller (this process,
+   asyncpg) reads search's index every `--poll-ms` ms and notes when it first saw each row.
+   Lag per write = first seen (wall clock) - the row's `updated_at`, the version's timestamp
+   contexts stamped at the write (both this machine's clock). Cross-checked with search's own
+   `search_indexing_lag_seconds` histogram (event occurred_at -> applied) and its
+   applied/duplicate counters; "exactly once" = every 201 indexed and applied by one event, no
+   duplicate, one processed-event row each.
 
 Prints tables, writes JSON (`--json-out`) and the plans as markdown (`--explain-out`).
 """
@@ -31,6 +36,7 @@ import json
 import math
 import os
 import re
+import resource
 import secrets
 import sys
 import tempfile
@@ -58,6 +64,7 @@ from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway_bench import search_seed
 from slipway_bench.contexts_bench import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, Measurement
 from slipway_bench.contexts_bench import dev_token as contexts_token
+from slipway_bench.events_latency import run_writes
 from slipway_bench.latency_service import (
     RunningService,
     ServiceProgram,
@@ -69,6 +76,7 @@ from slipway_bench.overhead import free_port
 from slipway_bench.procfs import process_cpu_seconds, process_rss_bytes
 from slipway_bench.scale_capture import admin, async_url
 from slipway_bench.scale_explain import _summary as plan_summary
+from slipway_bench.write_load import limited_pacing_script
 from slipway_bench.wrk import (
     parse_sizes,
     render_script,
@@ -81,6 +89,12 @@ from slipway_bench.wrk import (
 
 READER_SUBJECT = "bench-reader"
 LAG_NAMESPACE = "lag"
+LAG_GROUP = "lag-readers"
+LAG_CONNECTIONS = 16
+"""wrk connections sharing the lag writes' schedule: a slow answer holds up one of them only."""
+LAG_GRACE_S = 6
+"""wrk's --duration is this much longer than the writes' (its --timeout is 5 s), so none is
+left in flight; the script stops wrk's thread at the last answer, wrk exits at --duration."""
 
 
 def queries(words: Sequence[str]) -> dict[str, str]:
@@ -396,66 +410,71 @@ def _scrape(base_url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float
         return parse_metrics(response.read().decode())
 
 
-async def _writer(
-    contexts_url: str, rate: float, seconds: float, nonce: str, answered: dict[str, float]
-) -> list[str]:
-    """PUT `rate` new contexts per second for `seconds`, each at its time; the failures."""
-    token = contexts_token()
-    failures: list[str] = []
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(
-        base_url=contexts_url,
-        headers={"authorization": f"Bearer {token}"},
-        limits=limits,
-        timeout=30,
-    ) as client:
-
-        async def put(index: int) -> None:
-            name = f"w{nonce}-{index:05d}"
-            body = {
-                "kind": "document",
-                "body": {
-                    "content": f"# Lag probe {index}\n\nword{nonce}x{index}",
-                    "format": "markdown",
-                },
-                "labels": {"team": "bench", "run": nonce},
-            }
-            try:
-                response = await client.put(f"/v1/contexts/{LAG_NAMESPACE}/{name}", json=body)
-            except httpx.HTTPError as exc:
-                failures.append(f"{name}: {type(exc).__name__}")
-                return
-            if response.status_code == 201:
-                answered[name] = time.monotonic()
-            else:
-                failures.append(f"{name}: {response.status_code}")
-
-        tasks = []
-        start = time.monotonic()
-        for index in range(int(rate * seconds)):
-            delay = start + index / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(put(index)))
-        await asyncio.gather(*tasks)
-    return failures
+def lag_writes(rate: float, seconds: float) -> int:
+    """How many contexts the lag phase writes: `rate` per second for `seconds`."""
+    return int(rate * seconds)
 
 
-async def _poller(dsn: str, poll_s: float, seen: dict[str, float], stop: asyncio.Event) -> int:
-    """Read newly indexed contexts every `poll_s` s until `stop`; the polls made."""
+def lag_script(*, rate: float, writes: int, token: str, nonce: str) -> str:
+    """The wrk Lua script of the lag writes: `writes` PUTs of new contexts at `rate` per s."""
+    return limited_pacing_script(
+        rate=rate,
+        limit=writes,
+        namespace=LAG_NAMESPACE,
+        token=token,
+        group=LAG_GROUP,
+        nonce=nonce,
+        contexts=writes,  # the names go round once: every write creates a context
+    )
+
+
+def lag_wrk_command(wrk: str, url: str, script: Path, seconds: float) -> list[str]:
+    """wrk's argv for the lag writes: the writes' seconds (rounded up) plus the grace."""
+    return wrk_command(
+        wrk,
+        url,
+        script=script,
+        duration_s=math.ceil(seconds) + LAG_GRACE_S,
+        connections=LAG_CONNECTIONS,
+    )
+
+
+def write_outcome(
+    statuses: Mapping[int, int], errors: Mapping[str, int]
+) -> tuple[int, dict[str, int]]:
+    """The 201s, and the failures by kind: any other status, wrk's socket errors."""
+    failures = {str(status): n for status, n in sorted(statuses.items()) if status != 201 and n}
+    # wrk's "status" errors are answers >= 400, already among the statuses.
+    failures.update({kind: n for kind, n in errors.items() if kind != "status" and n})
+    return statuses.get(201, 0), failures
+
+
+def index_lags_ms(seen: Mapping[str, tuple[float, float]]) -> list[float]:
+    """Per indexed row (first seen, updated_at, both epoch s): the lag in ms."""
+    return [(first_seen - updated) * 1000 for first_seen, updated in seen.values()]
+
+
+async def _poller(
+    dsn: str, poll_s: float, seen: dict[str, tuple[float, float]], stop: asyncio.Event
+) -> int:
+    """Read newly indexed contexts every `poll_s` s until `stop`; the polls made.
+
+    `seen`: name -> (wall-clock time first seen, the row's updated_at), both epoch seconds.
+    """
     connection = await asyncpg.connect(dsn)
     last, polls = 0, 0
     try:
         while not stop.is_set():
             rows = await connection.fetch(
-                f"SELECT id, name FROM {search_seed.TABLE} WHERE id > $1 AND namespace = $2",  # noqa: S608
+                f"SELECT id, name, updated_at FROM {search_seed.TABLE}"  # noqa: S608
+                " WHERE id > $1 AND namespace = $2",
                 last,
                 LAG_NAMESPACE,
             )
-            now = time.monotonic()
+            now = time.time()
             polls += 1
             for row in rows:
-                seen.setdefault(row["name"], now)
+                seen.setdefault(row["name"], (now, row["updated_at"].timestamp()))
                 last = max(last, row["id"])
             await asyncio.sleep(poll_s)
     finally:
@@ -464,16 +483,36 @@ async def _poller(dsn: str, poll_s: float, seen: dict[str, float], stop: asyncio
 
 
 async def _lag_run(
-    args: argparse.Namespace, contexts_url: str, search_dsn: str, nonce: str
+    args: argparse.Namespace,
+    contexts_url: str,
+    search_dsn: str,
+    nonce: str,
+    workdir: Path,
+    wrk_cpu: int | None,
 ) -> dict[str, Any]:
-    answered: dict[str, float] = {}
-    seen: dict[str, float] = {}
+    writes = lag_writes(args.lag_rate, args.lag_seconds)
+    script = write_script(
+        workdir,
+        "search_lag_writes",
+        lag_script(rate=args.lag_rate, writes=writes, token=contexts_token(), nonce=nonce),
+    )
+    command = lag_wrk_command(args.wrk, contexts_url, script, args.lag_seconds)
+    seen: dict[str, tuple[float, float]] = {}
     stop = asyncio.Event()
     poller = asyncio.create_task(_poller(search_dsn, args.poll_ms / 1000, seen, stop))
-    failures = await _writer(contexts_url, args.lag_rate, args.lag_seconds, nonce, answered)
+    children_before = _children_cpu_s()
+    try:
+        put, statuses = await asyncio.to_thread(run_writes, command, cpu=wrk_cpu)
+    except BaseException:
+        stop.set()
+        with suppress(Exception):
+            await poller
+        raise
+    wrk_cpu_s = _children_cpu_s() - children_before
+    answered, failures = write_outcome(statuses, put.errors)
     deadline = time.monotonic() + args.settle_seconds
     # The poller fills `seen`; waiting on it by polling keeps it free of signalling.
-    while time.monotonic() < deadline and not set(answered) <= set(seen):  # noqa: ASYNC110
+    while time.monotonic() < deadline and len(seen) < answered:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     stop.set()
     polls = await poller
@@ -487,25 +526,31 @@ async def _lag_run(
         )
     finally:
         await connection.close()
-    lags = [(seen[name] - at) * 1000 for name, at in answered.items() if name in seen]
-    firsts = sorted(answered.values())
-    applied = sorted(seen[name] for name in answered if name in seen)
     return {
-        "writes": int(args.lag_rate * args.lag_seconds),
-        "answered_201": len(answered),
-        "failures": failures[:20],
-        "failure_count": len(failures),
-        "indexed": len([n for n in answered if n in seen]),
-        "never_indexed": len([n for n in answered if n not in seen]),
+        "writes": writes,
+        "answered_201": answered,
+        "failures": failures,
+        "failure_count": sum(failures.values()),
+        "put": put.as_dict(),
+        "put_statuses": {str(status): n for status, n in sorted(statuses.items())},
+        "wrk_cpu_s": round(wrk_cpu_s, 2),
+        "indexed": len(seen),
+        "never_indexed": max(0, answered - len(seen)),
         "polls": polls,
         "processed_event_rows": int(processed),
         "indexed_versions": {str(r["version"]): int(r["n"]) for r in versions},
-        "lag_ms": _stats(lags),
-        # Writes answered per second, and the rate the index took them in: below the
-        # writes' rate, the lag grows with the run (a backlog), not a steady delay.
-        "written_per_s": _rate(firsts),
-        "indexed_per_s": _rate(applied),
+        "lag_ms": _stats(index_lags_ms(seen)),
+        # The rate the versions were written at (their updated_at), and the rate the index
+        # took them in: below the writes' rate, the lag grows with the run (a backlog).
+        "written_per_s": _rate(sorted(updated for _, updated in seen.values())),
+        "indexed_per_s": _rate(sorted(first for first, _ in seen.values())),
     }
+
+
+def _children_cpu_s() -> float:
+    # Only wrk ends (and is waited for) among this process's children during the writes.
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rate(times: Sequence[float]) -> float | None:
@@ -533,7 +578,7 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
 def lag_phase(
     args: argparse.Namespace, contexts_cpu: int | None, search_cpu: int | None
 ) -> dict[str, Any]:
-    """contexts and search on PostgreSQL + Redis, a paced writer, the lag of each write."""
+    """contexts and search on PostgreSQL + Redis, paced wrk writes, the lag of each write."""
     nonce = secrets.token_hex(3)
     databases = {name: f"search_lag_{name}_{os.getpid()}" for name in ("contexts", "search")}
     dsns = {name: _with_database(args.admin_url, db) for name, db in databases.items()}
@@ -559,10 +604,15 @@ def lag_phase(
                     before = _scrape(served.base_url)
                     c_before = process_cpu_seconds(contexts.pid)
                     s_before = process_cpu_seconds(served.pid)
-                    run = asyncio.run(_lag_run(args, contexts.base_url, dsns["search"], nonce))
+                    run = asyncio.run(
+                        _lag_run(
+                            args, contexts.base_url, dsns["search"], nonce, workdir, search_cpu
+                        )
+                    )
                     cpu = {
                         "contexts_s": round(process_cpu_seconds(contexts.pid) - c_before, 2),
                         "search_s": round(process_cpu_seconds(served.pid) - s_before, 2),
+                        "wrk_s": run.pop("wrk_cpu_s"),
                     }
                     after = _scrape(served.base_url)
     finally:
@@ -614,15 +664,18 @@ def lag_table(run: Mapping[str, Any]) -> str:
         [
             f"writes {run['writes']}  201 {run['answered_201']}  indexed {run['indexed']}"
             f"  never {run['never_indexed']}  failures {run['failure_count']}",
-            f"written {run['written_per_s']}/s, indexed {run['indexed_per_s']}/s",
-            f"lag (poll, 201 -> in index) ms: p50 {lag['p50']}  p90 {lag['p90']}"
+            f"written {run['written_per_s']}/s (updated_at), indexed {run['indexed_per_s']}/s"
+            " (first seen)",
+            f"lag (poll: version written -> in index) ms: p50 {lag['p50']}  p90 {lag['p90']}"
             f"  p99 {lag['p99']}  max {lag['max']}  min {lag['min']}",
             f"lag (search_indexing_lag_seconds, occurred -> applied) ms: p50"
             f" {metric['lag_p50_ms']}  p99 {metric['lag_p99_ms']}",
             f"applied {metric['applied']:.0f}  duplicate {metric['duplicate']:.0f}  processed rows"
             f" {run['processed_event_rows']}  exactly once: {run['exactly_once']}",
+            f"PUT (wrk -c{LAG_CONNECTIONS}) ms: p50 {run['put']['p50_ms']}  p99"
+            f" {run['put']['p99_ms']}  max {run['put']['max_ms']}",
             f"CPU over the run: contexts {run['cpu']['contexts_s']} s, search"
-            f" {run['cpu']['search_s']} s",
+            f" {run['cpu']['search_s']} s, wrk {run['cpu']['wrk_s']} s",
         ]
     )
 
@@ -684,9 +737,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "wrk": f"wrk -t1 -c{args.concurrency}",
+            "lag_wrk": f"wrk -t1 -c{LAG_CONNECTIONS}",
             "pinning": (
                 f"search latency: server core {server_cpu}, wrk core {load_cpu}; lag: contexts"
-                f" core {server_cpu}, search core {load_cpu}, writer and PostgreSQL/Redis unpinned"
+                f" core {server_cpu}, search and its wrk writer core {load_cpu}, poller and"
+                " PostgreSQL/Redis unpinned"
                 if pinnable
                 else "nothing pinned"
             ),

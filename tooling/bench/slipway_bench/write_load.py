@@ -8,7 +8,8 @@ rate is `rate` however many connections share it, and a slow response is caught 
 of slowing the whole run down (as long as a connection is free). Every PUT replaces one of
 `contexts` contexts with a body no earlier request had, so every write appends a version and
 publishes one event. The done() hook of
-`slipway_bench.wrk` reports the counts and the PUT latencies.
+`slipway_bench.wrk` reports the counts and the PUT latencies. `limited_pacing_script` sends
+a given number of requests in all (the search benchmark's lag writes, each a new context).
 """
 
 import json
@@ -109,6 +110,40 @@ def pacing_script(
         "NONCE": nonce,
     }
     return render_script(_PACING, values) + _STATUS_DONE
+
+
+# After a `pacing_script`: at most LIMIT requests (per wrk thread), then every delay() parks
+# its connection (about 11 days). The LIMITth response stops the thread's event loop: its
+# parked connections, idle, would otherwise see the server close them (wrk: read errors).
+# wrk itself exits at its --duration; long enough, no request is left in flight then.
+_LIMIT = """
+local paced_delay = delay
+local allowed = @LIMIT@
+delay = function()
+  if allowed <= 0 then return 1e9 end
+  allowed = allowed - 1
+  return paced_delay()
+end
+local counted_response = response
+local responses = 0
+response = function(status, headers, body)
+  counted_response(status, headers, body)
+  responses = responses + 1
+  if responses >= @LIMIT@ then wrk.thread:stop() end
+end
+"""
+
+
+def limited_pacing_script(
+    *, rate: float, limit: int, namespace: str, token: str, group: str, nonce: str, contexts: int
+) -> str:
+    """`pacing_script` sending `limit` requests in all (one wrk thread), then stopping."""
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    paced = pacing_script(
+        rate=rate, namespace=namespace, token=token, group=group, nonce=nonce, contexts=contexts
+    )
+    return paced + _LIMIT.replace("@LIMIT@", str(limit))
 
 
 def parse_status_counts(stdout: str) -> dict[int, int]:

@@ -70,6 +70,7 @@ class CompiledWrite:
         return values
 
 
+_MOST_COMPILED = 1024
 _compiled: dict[tuple[int, tuple[str, ...], str], tuple[sa.Executable, CompiledWrite]] = {}
 
 
@@ -83,6 +84,8 @@ def compiled_write(
     cache_key = (id(statement), tuple(keys), dialect.name)
     found = _compiled.get(cache_key)
     if found is None or found[0] is not statement:
+        if len(_compiled) >= _MOST_COMPILED:  # statements built per call: stay bounded
+            _compiled.clear()
         found = _compiled[cache_key] = (statement, CompiledWrite(statement, keys, dialect))
     return found[1]
 
