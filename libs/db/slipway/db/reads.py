@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util.concurrency import await_, greenlet_spawn
 
 Processor = Callable[[Any], Any] | None
@@ -39,35 +40,47 @@ def _keys(statement: sa.Select[Any]) -> list[str]:
     return [str(key) for key in statement.selected_columns.keys()]  # noqa: SIM118  # iterating yields columns
 
 
+class PositionalParameters:
+    """A compiled statement's parameters in `$n` order, the values it carries itself and the
+    bind processors of their types: `arguments(params)` is what the driver is sent."""
+
+    __slots__ = ("_binds", "_defaults", "names")
+
+    def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        binds = compiled.binds
+        # Values the statement carries itself (`.limit(1)` is a bound parameter too).
+        self._defaults: dict[str, Any] = {
+            name: binds[name].value for name in self.names if not binds[name].required
+        }
+        self._binds: tuple[Processor, ...] = tuple(
+            binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
+        )
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for `params`, through the types' bind processors."""
+        defaults = self._defaults
+        values = [
+            params[name] if name in params or name not in defaults else defaults[name]
+            for name in self.names
+        ]
+        for index, process in enumerate(self._binds):
+            if process is not None:
+                values[index] = process(values[index])
+        return values
+
+
 class CompiledRead:
     """One SELECT compiled for one dialect, with its processors and row type."""
 
-    __slots__ = (
-        "_binds",
-        "_defaults",
-        "_results",
-        "driver_direct",
-        "parameter_names",
-        "row_type",
-        "sql",
-    )
+    __slots__ = ("_parameters", "_results", "driver_direct", "row_type", "sql")
 
     def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("expanding or literal-execute parameters are not supported")
         self.sql: str = compiled.string
-        self.parameter_names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        # Values the statement carries itself (`.limit(1)` is a bound parameter too).
-        self._defaults: dict[str, Any] = {
-            name: compiled.binds[name].value
-            for name in self.parameter_names
-            if not compiled.binds[name].required
-        }
-        self._binds: tuple[Processor, ...] = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self.parameter_names
-        )
+        self._parameters = PositionalParameters(compiled, dialect)
         self.row_type: type[ReadRow] = namedtuple("ReadRow", _keys(statement), rename=True)  # type: ignore[misc]
         try:
             results = tuple(
@@ -84,17 +97,14 @@ class CompiledRead:
             results if any(p is not None for p in results) else None
         )
 
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The statement's parameters in `$n` order."""
+        return self._parameters.names
+
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         """The positional arguments for `params`, through the types' bind processors."""
-        defaults = self._defaults
-        values = [
-            params[name] if name in params or name not in defaults else defaults[name]
-            for name in self.parameter_names
-        ]
-        for index, process in enumerate(self._binds):
-            if process is not None:
-                values[index] = process(values[index])
-        return values
+        return self._parameters.arguments(params)
 
     def of_core(self, rows: Iterable[Sequence[Any]]) -> list[ReadRow]:
         """Rows of a Core execution of the statement (already processed), as `ReadRow`s."""

@@ -26,7 +26,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slipway.db.reads import Processor, ReadRow, compiled_read, translated_error
+from slipway.db.reads import PositionalParameters, ReadRow, compiled_read, translated_error
 
 Params = Mapping[str, Any]
 
@@ -34,12 +34,11 @@ Params = Mapping[str, Any]
 class CompiledWrite:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("_binds", "_defaults", "driver_direct", "parameter_names", "sql")
+    __slots__ = ("_parameters", "driver_direct", "sql")
 
     def __init__(self, statement: sa.Executable, keys: Sequence[str], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
         self.sql: str = compiled.string
-        self.parameter_names: tuple[str, ...] = tuple(compiled.positiontup or ())
         # Core computes Python-side defaults and expands some parameters per execution.
         self.driver_direct: bool = not (
             getattr(compiled, "insert_prefetch", None)
@@ -47,27 +46,11 @@ class CompiledWrite:
             or compiled.literal_execute_params
             or compiled.post_compile_params
         )
-        self._defaults: dict[str, Any] = {
-            name: compiled.binds[name].value
-            for name in self.parameter_names
-            if not compiled.binds[name].required
-        }
-        self._binds: tuple[Processor, ...] = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self.parameter_names
-        )
+        self._parameters = PositionalParameters(compiled, dialect)
 
     def arguments(self, params: Params) -> list[Any]:
         """The positional arguments for `params`, through the types' bind processors."""
-        defaults = self._defaults
-        values = [
-            params[name] if name in params or name not in defaults else defaults[name]
-            for name in self.parameter_names
-        ]
-        for index, process in enumerate(self._binds):
-            if process is not None:
-                values[index] = process(values[index])
-        return values
+        return self._parameters.arguments(params)
 
 
 _MOST_COMPILED = 1024
