@@ -3,16 +3,14 @@ protocol eras: the gate, the caller in the handlers, `InternalErrors`, start and
 
 import logging
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from mcp import Client, types
-from mcp.client.streamable_http import streamable_http_client
 from mcp.server import Server, ServerRequestContext
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 from starlette.types import ASGIApp
@@ -21,6 +19,7 @@ from slipway.auth import Authenticator, AuthSettings, Principal, build_authentic
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway.config import Environment, ServiceSettings
 from slipway.mcp import InternalErrors, McpEndpoint, caller_of_context, mcp_gate
+from slipway.mcp.testing import mcp_client
 from slipway.web import ServiceParts, WebSettings, create_app
 from slipway.web.testing.server import serving
 
@@ -132,19 +131,9 @@ async def serve(*, stateless: bool) -> AsyncIterator[Served]:
         yield Served(f"{running.url}/mcp", endpoint)
 
 
-@asynccontextmanager
-async def connect(url: str, bearer: str, mode: str) -> AsyncIterator[Client]:
+def connect(url: str, bearer: str, mode: str) -> AbstractAsyncContextManager[Client]:
     headers = {"Authorization": f"Bearer {bearer}", "X-Request-ID": REQUEST_ID}
-    async with (
-        create_mcp_http_client(headers=headers) as http,
-        Client(
-            streamable_http_client(url, http_client=http),
-            mode=mode,
-            read_timeout_seconds=TIMEOUT,
-            cache=None,
-        ) as client,
-    ):
-        yield client
+    return mcp_client(url, headers=headers, mode=mode, read_timeout_seconds=TIMEOUT)
 
 
 @pytest.mark.parametrize("stateless", [False, True])
@@ -189,7 +178,10 @@ async def test_an_internal_error_is_generic_on_the_wire_and_detailed_in_the_logs
 
 async def test_the_gate_refuses_a_missing_or_insufficient_token() -> None:
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
-    async with serve(stateless=True) as served, httpx.AsyncClient(timeout=TIMEOUT) as http:
+    async with (
+        serve(stateless=True) as served,
+        httpx.AsyncClient(timeout=TIMEOUT) as http,
+    ):
         anonymous = await http.post(served.url, json=ping)
         write_only = await http.post(
             served.url,

@@ -18,8 +18,6 @@ from typing import Any
 import httpx
 from mcp import Client, ClientSession
 from mcp.client.session import IncomingMessage
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from contexts.adapters.sql.outbox import as_event
@@ -34,6 +32,7 @@ from contexts.tests.unit.domain.fakes import FixedClock, InMemoryStore
 from slipway.auth import build_authenticator
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway.events import FanoutSettings, InMemoryEventStream, StreamHub
+from slipway.mcp.testing import mcp_client
 from slipway.web import BackgroundTask, ServiceParts, create_app
 from slipway.web.testing.server import serving
 
@@ -150,23 +149,13 @@ async def connect(
     on_message: Callable[[IncomingMessage], Any] | None = None,
 ) -> AsyncIterator[Client]:
     """A connected SDK `Client` in `mode`, with `Authorization: Bearer <bearer>`."""
-
-    async def handle(message: IncomingMessage) -> None:
-        if on_message is not None:
-            on_message(message)
-
-    async with (
-        create_mcp_http_client(
-            headers={"Authorization": f"Bearer {bearer}", **(headers or {})}
-        ) as http,
-        Client(
-            streamable_http_client(url, http_client=http),
-            mode=mode,
-            read_timeout_seconds=TIMEOUT,
-            message_handler=handle,
-            cache=None,
-        ) as client,
-    ):
+    async with mcp_client(
+        url,
+        headers={"Authorization": f"Bearer {bearer}", **(headers or {})},
+        mode=mode,
+        read_timeout_seconds=TIMEOUT,
+        on_message=on_message,
+    ) as client:
         yield client
 
 

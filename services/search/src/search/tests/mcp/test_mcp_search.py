@@ -1,34 +1,22 @@
 """The MCP endpoint: `search_contexts` in both protocol eras, on the REST search's rules."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 import pytest
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from search.tests.builders import bearer, indexed
 from search.tests.mcp.conftest import TIMEOUT, Served
+from slipway.mcp.testing import mcp_client
 
 MODES = ["legacy", "2026-07-28"]
 
 
-@asynccontextmanager
-async def connect(url: str, headers: dict[str, str], mode: str) -> AsyncIterator[Client]:
-    async with (
-        create_mcp_http_client(headers=headers) as http,
-        Client(
-            streamable_http_client(url, http_client=http),
-            mode=mode,
-            read_timeout_seconds=TIMEOUT,
-            cache=None,
-        ) as client,
-    ):
-        yield client
+def connect(url: str, headers: dict[str, str], mode: str) -> AbstractAsyncContextManager[Client]:
+    return mcp_client(url, headers=headers, mode=mode, read_timeout_seconds=TIMEOUT)
 
 
 async def seed(served: Served) -> None:
