@@ -14,7 +14,8 @@ instead. On the first SIGTERM (or SIGINT) it:
    (`timeout_graceful_shutdown`) before they are cancelled;
 4. runs the lifespan shutdown, which stops the app's resources in reverse order.
 
-A second SIGINT forces an immediate exit; a second SIGTERM skips the rest of the drain delay.
+A SIGINT (Ctrl-C) skips step 2: nothing routes to a development server by its readiness. A
+second SIGINT forces an immediate exit; a second SIGTERM skips the rest of the drain delay.
 The process then exits 0 (uvicorn would re-raise the signal and die by it).
 
 Requests uvicorn cannot hand to the app are answered with problems too, not uvicorn's plain
@@ -162,7 +163,9 @@ class DrainingServer(uvicorn.Server):
         if self.exit_at is None:
             self.lifecycle.begin_draining()
             self.first_signal_at = now
-            self.exit_at = now + self.drain_delay
+            # The delay is for load balancers, which stop an instance with SIGTERM; SIGINT is
+            # Ctrl-C (also as `pants run` forwards it, killing what is still up 3 s later).
+            self.exit_at = now + (0.0 if sig == signal.SIGINT else self.drain_delay)
         elif sig == signal.SIGTERM and now - self.first_signal_at < self.repeated_signal_seconds:
             return
         elif sig == signal.SIGINT:

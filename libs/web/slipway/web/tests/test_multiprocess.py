@@ -2,6 +2,7 @@
 
 import pickle
 import signal
+import time
 
 import pytest
 from fastapi import FastAPI
@@ -127,6 +128,25 @@ def test_a_second_sigterm_ends_the_drain_delay(service_settings: ServiceSettings
     assert first is not None
     assert server.exit_at is not None
     assert server.exit_at < first
+
+
+def test_sigterm_drains_for_the_delay_and_ctrl_c_does_not_wait(
+    service_settings: ServiceSettings,
+) -> None:
+    terminated = build_server(_draining_app(service_settings))
+    interrupted = build_server(_draining_app(service_settings))
+    before = time.monotonic()
+    terminated.handle_exit(signal.SIGTERM, None)
+    interrupted.handle_exit(signal.SIGINT, None)
+    after = time.monotonic()
+
+    assert terminated.lifecycle.draining
+    assert interrupted.lifecycle.draining
+    assert terminated.exit_at is not None
+    assert terminated.exit_at >= before + 5
+    assert interrupted.exit_at is not None
+    assert interrupted.exit_at <= after
+    assert not interrupted.force_exit  # in-flight requests still finish gracefully
 
 
 def test_a_worker_counts_a_sigterm_delivered_twice_once(
