@@ -21,6 +21,7 @@ import asyncio
 import hmac
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -429,6 +431,16 @@ def build_server(argv: Sequence[str]) -> tuple[DevAuthorizationServer, str, int]
     return server, args.host, args.port
 
 
+class _ExitingCleanly(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful exit, so the process dies by the
+    signal and a process runner reports a failure; this one stops the same way and exits 0."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`authorization-server [--port 9400] --client id:secret:scopes ...`."""
     server, host, port = build_server(sys.argv[1:] if argv is None else argv)
@@ -437,7 +449,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(server.clients)} client(s)",
         file=sys.stderr,
     )
-    uvicorn.run(server.app, host=host, port=port, log_level="info", lifespan="off")
+    config = uvicorn.Config(server.app, host=host, port=port, log_level="info", lifespan="off")
+    _ExitingCleanly(config).run()
 
 
 if __name__ == "__main__":

@@ -132,3 +132,10 @@ async def test_a_dead_authorization_server_leaves_cached_tokens_working(
                 await tokens.token()
         finally:
             await verifier.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stopped_authorization_server_exits_0(authorization_server: Process, sig: int) -> None:
+    """A process runner (honcho, Kubernetes) reads death by a signal as a failure."""
+    authorization_server.popen.send_signal(sig)
+    assert authorization_server.popen.wait(10) == 0
