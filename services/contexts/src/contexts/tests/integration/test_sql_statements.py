@@ -111,10 +111,9 @@ async def test_reads_are_single_statements_outside_any_transaction(world: SqlWor
     assert sent + sent_by_driver == [("SELECT", True)] * 8
 
 
+@pytest.mark.parametrize("world", [BACKENDS[1]], indirect=True)  # asyncpg's log: PostgreSQL
 async def test_the_asyncpg_log_sees_a_transaction(world: SqlWorld) -> None:
     """The check above would see a BEGIN or ROLLBACK around a read: a write's are seen."""
-    if world.database.engine.dialect.name != "postgresql":
-        pytest.skip("asyncpg's query log: PostgreSQL only")
     with sent_by_asyncpg() as sent_by_driver:
         await world.registry.put(ALICE, KEY, document("v1", team="a"))
         await asyncio.sleep(0.01)
