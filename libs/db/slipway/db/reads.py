@@ -164,29 +164,61 @@ def translated_error(error: Exception, adapted: Any, sql: str, dialect: Dialect)
     return error  # pragma: no cover - _handle_exception always raises
 
 
+def transaction_begun_on_driver(adapted: Any) -> bool:
+    """Whether SQLAlchemy's transaction on this adapted asyncpg connection has begun on the
+    driver: the adapter begins it with the transaction's first statement, not at `begin()`."""
+    return getattr(adapted, "_transaction", None) is not None
+
+
+def direct_driver(connection: AsyncConnection, *, in_transaction: bool) -> Any | None:
+    """The adapted asyncpg connection a statement may be sent to directly, else None.
+
+    A statement sent directly must not miss SQLAlchemy's transaction: with a transaction
+    open but not begun on the driver yet it would run outside it. `in_transaction`: the
+    statement must run in a transaction begun on the driver (a write); otherwise it may also
+    run on its own, outside any (a read on an autocommit or fresh connection).
+    """
+    if connection.dialect.driver != "asyncpg":
+        return None
+    adapted: Any = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    if transaction_begun_on_driver(adapted):
+        return adapted
+    if in_transaction:
+        return None
+    pending = connection.in_transaction() and adapted.isolation_level != "autocommit"
+    return None if pending else adapted
+
+
+async def translated_on(
+    connection: AsyncConnection, error: Exception, adapted: Any, sql: str
+) -> Exception:
+    """`translated_error`; a lost connection is invalidated (`connection_invalidated`)."""
+    translated = translated_error(error, adapted, sql, connection.dialect)
+    if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
+        await connection.invalidate(translated)
+    return translated
+
+
 async def fetch_rows(
     connection: AsyncConnection, statement: sa.Select[Any], params: Mapping[str, Any]
 ) -> list[ReadRow]:
     """The rows of `statement` with `params` on `connection` (driver-direct on asyncpg).
 
-    On asyncpg the connection must not be in a transaction of SQLAlchemy's: the statement
-    runs on its own (its implicit transaction), as on an autocommit connection. A lost
-    connection is invalidated, and the error says so (`connection_invalidated`).
+    On asyncpg the statement runs in the connection's transaction once that has begun on
+    the driver, else on its own (its implicit transaction), as on an autocommit connection;
+    a transaction SQLAlchemy has open but not begun on the driver yet runs it through Core
+    (which begins it). A lost connection is invalidated, and the error says so
+    (`connection_invalidated`).
     """
-    dialect = connection.dialect
-    read = compiled_read(statement, dialect)
-    if dialect.driver != "asyncpg" or not read.driver_direct:
+    read = compiled_read(statement, connection.dialect)
+    adapted = direct_driver(connection, in_transaction=False) if read.driver_direct else None
+    if adapted is None:
         result = await connection.execute(statement, params)
         return read.of_core(result.all())
-    arguments = read.arguments(params)
-    adapted: Any = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
     try:
-        records = await adapted.driver_connection.fetch(read.sql, *arguments)
+        records = await adapted.driver_connection.fetch(read.sql, *read.arguments(params))
     except Exception as error:
-        translated = translated_error(error, adapted, read.sql, dialect)
-        if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
-            await connection.invalidate(translated)
-        raise translated from error
+        raise await translated_on(connection, error, adapted, read.sql) from error
     return read.of_driver(records)
 
 

@@ -2,11 +2,11 @@
 
 `execute(connection, statement, params)` runs an INSERT, UPDATE, DELETE (or a SELECT whose
 rows are not wanted, such as `pg_notify`) in the transaction SQLAlchemy has open on
-`connection`, and returns the affected row count; `fetch_in_transaction` returns a SELECT's
-rows as `slipway.db.reads` does. On asyncpg, once SQLAlchemy's transaction has begun on the
+`connection`, and returns the affected row count (`slipway.db.reads.fetch_rows` reads in that
+transaction the same way). On asyncpg, once SQLAlchemy's transaction has begun on the
 driver connection (its first statement went through Core), the statement is compiled once
-per (statement, parameter names, dialect) and sent with the driver's `execute`,
-`executemany` or `fetch`: asyncpg's prepared-statement cache and the codecs SQLAlchemy
+per (statement, parameter names, dialect) and sent with the driver's `execute` or
+`executemany`: asyncpg's prepared-statement cache and the codecs SQLAlchemy
 installed do the rest, without SQLAlchemy's per-execution work (cache key, execution
 context, cursor emulation, result metadata, the greenlet hop): ~80 µs of CPU per statement.
 
@@ -22,11 +22,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from slipway.db.reads import PositionalParameters, ReadRow, compiled_read, translated_error
+from slipway.db.reads import PositionalParameters, direct_driver, translated_on
 
 Params = Mapping[str, Any]
 
@@ -73,31 +72,10 @@ def compiled_write(
     return found[1]
 
 
-def _driver_in_transaction(connection: AsyncConnection) -> Any | None:
-    """The adapted asyncpg connection if SQLAlchemy's transaction has begun on it, else None."""
-    if connection.dialect.driver != "asyncpg" or not connection.in_transaction():
-        return None
-    adapted: Any = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-    # The adapter begins the driver's transaction with its first statement; until then (or
-    # in autocommit) it has none, and a statement sent directly would run outside it.
-    if getattr(adapted, "_transaction", None) is None:
-        return None
-    return adapted
-
-
 def _rowcount(status: str | None) -> int:
     """The row count of a command tag (`INSERT 0 1`, `UPDATE 3`, `DELETE 0`, `SELECT 1`)."""
     last = (status or "").rpartition(" ")[2]
     return int(last) if last.isdigit() else -1
-
-
-async def _failed(
-    connection: AsyncConnection, error: Exception, adapted: Any, sql: str
-) -> Exception:
-    translated = translated_error(error, adapted, sql, connection.dialect)
-    if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
-        await connection.invalidate(translated)
-    return translated
 
 
 async def execute(
@@ -107,7 +85,7 @@ async def execute(
     transaction on `connection`; the affected row count (-1 when several or unknown)."""
     many: list[Params] | None = None if isinstance(params, Mapping) else list(params)
     first: Params = params if isinstance(params, Mapping) else (many[0] if many else {})
-    adapted = _driver_in_transaction(connection)
+    adapted = direct_driver(connection, in_transaction=True)
     if adapted is not None:
         write = compiled_write(statement, sorted(first), connection.dialect)
         if write.driver_direct:
@@ -118,25 +96,9 @@ async def execute(
                     return -1
                 return _rowcount(await driver.execute(write.sql, *write.arguments(first)))
             except Exception as error:
-                raise await _failed(connection, error, adapted, write.sql) from error
+                raise await translated_on(connection, error, adapted, write.sql) from error
     if many is not None:
         await connection.execute(statement, many)
         return -1
     result = await connection.execute(statement, first)
     return int(result.rowcount)
-
-
-async def fetch_in_transaction(
-    connection: AsyncConnection, statement: sa.Select[Any], params: Params
-) -> list[ReadRow]:
-    """The rows of `statement` with `params`, read in the transaction on `connection`."""
-    read = compiled_read(statement, connection.dialect)
-    adapted = _driver_in_transaction(connection)
-    if adapted is None or not read.driver_direct:
-        result = await connection.execute(statement, params)
-        return read.of_core(result.all())
-    try:
-        records = await adapted.driver_connection.fetch(read.sql, *read.arguments(params))
-    except Exception as error:
-        raise await _failed(connection, error, adapted, read.sql) from error
-    return read.of_driver(records)

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from slipway.db import Database, UtcDateTime
-from slipway.db.writes import compiled_write, execute, fetch_in_transaction
+from slipway.db.reads import fetch_rows
+from slipway.db.writes import compiled_write, execute
 
 metadata = sa.MetaData()
 items = sa.Table(
@@ -109,7 +110,7 @@ async def test_statements_give_cores_answers_and_commit_together(prepared: Datab
             == 0
         )
         assert await execute(connection, DELETE, {"from_id": 5}) == 1
-        inside = await fetch_in_transaction(connection, BY_NAME, {"name": "uno"})
+        inside = await fetch_rows(connection, BY_NAME, {"name": "uno"})
         assert [tuple(r) for r in inside] == [(1,)]
         await connection.commit()
     assert await rows(prepared) == [
@@ -126,7 +127,7 @@ async def test_a_rolled_back_transaction_leaves_nothing_written(prepared: Databa
         await begun(connection)
         await execute(connection, INSERT, row(3, "three"))
         await execute(connection, DELETE, {"from_id": 1})
-        assert await fetch_in_transaction(connection, BY_NAME, {"name": "three"}) == []
+        assert await fetch_rows(connection, BY_NAME, {"name": "three"}) == []
         await connection.rollback()
     assert await rows(prepared) == before
 
@@ -158,7 +159,7 @@ async def test_postgres_statements_after_the_first_bypass_core(
         await execute(connection, INSERT, row(3, "three"))
         await execute(connection, INSERT, [row(4, "four"), row(5, "five")])
         await execute(connection, RENAME, {"old_name": "two", "new_name": "dos", "new_doc": None})
-        await fetch_in_transaction(connection, BY_NAME, {"name": "dos"})
+        await fetch_rows(connection, BY_NAME, {"name": "dos"})
         assert core_statements == []
         await connection.commit()
     assert [r[1] for r in await rows(on_postgres)] == ["one", "dos", "three", "four", "five"]
@@ -174,6 +175,21 @@ async def test_postgres_a_statement_before_the_transaction_began_goes_through_co
         await execute(connection, INSERT, row(3, "three"))
         assert len(core_statements) == 1  # Core began the driver's transaction with it
         await connection.rollback()
+    assert [r[0] for r in await rows(on_postgres)] == [1, 2]
+
+
+@pytest.mark.integration
+async def test_postgres_a_read_before_the_transaction_began_goes_through_core(
+    on_postgres: Database, core_statements: list[str]
+) -> None:
+    async with on_postgres.engine.connect() as connection:
+        await connection.begin()
+        core_statements.clear()
+        assert [tuple(r) for r in await fetch_rows(connection, BY_NAME, {"name": "one"})] == [(1,)]
+        assert len(core_statements) == 1  # Core began the driver's transaction with it
+        await execute(connection, INSERT, row(3, "three"))  # now straight to the driver...
+        assert len(core_statements) == 1
+        await connection.rollback()  # ...and in the same transaction
     assert [r[0] for r in await rows(on_postgres)] == [1, 2]
 
 

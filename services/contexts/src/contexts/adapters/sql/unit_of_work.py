@@ -25,8 +25,7 @@ from contexts.adapters.sql.outbox import SqlOutbox, change_outbox
 from contexts.adapters.sql.repository import SqlContextRepository
 from contexts.domain.errors import Conflict
 from slipway.db import Database
-from slipway.db.reads import ReadRow
-from slipway.db.writes import fetch_in_transaction
+from slipway.db.reads import ReadRow, fetch_rows
 from slipway.events import Outbox
 
 T = TypeVar("T")
@@ -91,7 +90,7 @@ class SqlUnitOfWork:
         connection = self._connection
         if connection is None:
             return await self._database.fetch_all(statement, params)
-        return await fetch_in_transaction(connection, statement, params)
+        return await fetch_rows(connection, statement, params)
 
     async def transaction(self) -> AsyncConnection:
         """The transaction's connection; the first call checks one out and begins."""
