@@ -1,17 +1,15 @@
 """The SSE helper through a real uvicorn: visibility, resume, limits, close reasons, shutdown."""
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI, Query, Request
 from sse_starlette import EventSourceResponse
 
@@ -22,6 +20,7 @@ from slipway.events.redis_stream import RedisEventStream
 from slipway.events.sse import event_source
 from slipway.events.tests.conftest import MakeHub
 from slipway.web.problems import install_problem_handlers
+from slipway.web.testing.server import Serving, serving
 
 Stream = InMemoryEventStream | RedisEventStream
 
@@ -43,28 +42,8 @@ def _app(hub: StreamHub) -> FastAPI:
     return app
 
 
-@dataclass
-class Served:
-    url: str
-    server: uvicorn.Server
-
-
-@asynccontextmanager
-async def _serving(app: FastAPI) -> AsyncIterator[Served]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-                await asyncio.sleep(0.01)
-        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", server)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-        sock.close()
+def _serving(app: FastAPI) -> AbstractAsyncContextManager[Serving]:
+    return serving(app, lifespan="off", graceful_shutdown_seconds=5, stopped_within=15)
 
 
 @dataclass

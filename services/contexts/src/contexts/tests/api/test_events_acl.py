@@ -3,9 +3,7 @@
 commit wake-up. Embedded (SQLite, in-memory stream), with the real Redis, and on the real
 PostgreSQL + Redis where the relay's latency is measured."""
 
-import asyncio
 import re
-import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -15,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from contexts.events.settings import EventsSettings
@@ -29,6 +26,7 @@ from slipway.config import Environment
 from slipway.db import DatabaseSettings
 from slipway.db.testing import throwaway_postgres_database
 from slipway.events import FanoutSettings, OutboxSettings
+from slipway.web.testing.server import serving as served
 
 NAMESPACE = "team-a"
 BOB_READER = bearer("bob", scopes=[READ])
@@ -82,27 +80,12 @@ class Live:
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Live]:
     """The service on a free port of 127.0.0.1, lifespan running, until the block ends."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(settings), lifespan="on", log_config=None, timeout_graceful_shutdown=5
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(15):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(timeout=TIMEOUT) as http:
-            yield Live(f"http://127.0.0.1:{port}", http)
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(15):
-            await task
-        sock.close()
+    app = build_app(settings)
+    async with (
+        served(app, graceful_shutdown_seconds=5, started_within=15, stopped_within=15) as running,
+        httpx.AsyncClient(timeout=TIMEOUT) as http,
+    ):
+        yield Live(running.url, http)
 
 
 def sqlite_settings(tmp_path: Path, **extra: Any) -> Settings:
