@@ -50,8 +50,8 @@ from slipway_bench.latency_service import (
 from slipway_bench.latency_stores import fresh_store
 from slipway_bench.overhead import free_port
 from slipway_bench.procfs import process_cpu_seconds
-from slipway_bench.write_load import parse_status_counts, write_pacing_script
-from slipway_bench.wrk import WrkOutputError, WrkResult, parse_wrk_output, wrk_command
+from slipway_bench.write_load import run_writes, write_pacing_script
+from slipway_bench.wrk import WrkResult, wrk_command
 
 BACKENDS = ("embedded", "postgres-redis")
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -156,16 +156,6 @@ def versions_written(base_url: str, namespace: str, token: str) -> int:
             cursor = page.get("next_cursor")
             if not cursor:
                 return total
-
-
-def run_writes(command: list[str], *, cpu: int | None) -> tuple[WrkResult, dict[int, int]]:
-    """Run wrk with the pacing script (pinned to `cpu`); its result and responses by status."""
-    completed = subprocess.run(  # noqa: S603 - argv built by wrk_command, no shell
-        command, capture_output=True, text=True, check=False, preexec_fn=_pin(cpu)
-    )
-    if completed.returncode != 0:
-        raise WrkOutputError(f"wrk exited {completed.returncode}: {completed.stderr.strip()}")
-    return parse_wrk_output(completed.stdout), parse_status_counts(completed.stdout)
 
 
 def measure(

@@ -64,7 +64,6 @@ from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway_bench import search_seed
 from slipway_bench.contexts_bench import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, Measurement
 from slipway_bench.contexts_bench import dev_token as contexts_token
-from slipway_bench.events_latency import run_writes
 from slipway_bench.latency_service import (
     RunningService,
     ServiceProgram,
@@ -76,7 +75,7 @@ from slipway_bench.overhead import free_port
 from slipway_bench.procfs import process_cpu_seconds, process_rss_bytes
 from slipway_bench.scale_capture import admin, async_url
 from slipway_bench.scale_explain import _summary as plan_summary
-from slipway_bench.write_load import limited_pacing_script
+from slipway_bench.write_load import limited_pacing_script, run_writes
 from slipway_bench.wrk import (
     parse_sizes,
     render_script,

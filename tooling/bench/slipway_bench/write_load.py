@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from slipway_bench.wrk import render_script, write_script
+from slipway_bench.wrk import WrkResult, parse_wrk_output, render_script, write_script, wrk_output
 
 STATUS_MARKER = "SLIPWAY_LATENCY_STATUSES "
 
@@ -173,3 +173,9 @@ def write_pacing_script(
         rate=rate, namespace=namespace, token=token, group=group, nonce=nonce, contexts=contexts
     )
     return write_script(directory, "slipway_events_latency", script)
+
+
+def run_writes(command: list[str], *, cpu: int | None) -> tuple[WrkResult, dict[int, int]]:
+    """Run wrk with a pacing script (pinned to `cpu`); its result and responses by status."""
+    output = wrk_output(command, cpu=cpu)
+    return parse_wrk_output(output), parse_status_counts(output)

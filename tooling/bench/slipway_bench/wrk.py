@@ -128,8 +128,8 @@ def wrk_command(
     ]
 
 
-def run_wrk(command: list[str], *, cpu: int | None) -> WrkResult:
-    """Run wrk (pinned to `cpu` when given) and parse its result."""
+def wrk_output(command: list[str], *, cpu: int | None) -> str:
+    """Run wrk (pinned to `cpu` when given); what it printed (a script's done() lines too)."""
     completed = subprocess.run(  # noqa: S603 - argv built by wrk_command, no shell
         command,
         capture_output=True,
@@ -139,7 +139,12 @@ def run_wrk(command: list[str], *, cpu: int | None) -> WrkResult:
     )
     if completed.returncode != 0:
         raise WrkOutputError(f"wrk exited {completed.returncode}: {completed.stderr.strip()}")
-    return parse_wrk_output(completed.stdout)
+    return completed.stdout
+
+
+def run_wrk(command: list[str], *, cpu: int | None) -> WrkResult:
+    """Run wrk (pinned to `cpu` when given) and parse its result."""
+    return parse_wrk_output(wrk_output(command, cpu=cpu))
 
 
 def _pin(cpu: int) -> None:

@@ -12,7 +12,6 @@ from typing import ClassVar
 import pytest
 
 from slipway_bench import search_seed
-from slipway_bench.events_latency import run_writes
 from slipway_bench.latency_service import UNLIMITED_REQUESTS, service_settings
 from slipway_bench.search_bench import (
     LAG_CONNECTIONS,
@@ -37,7 +36,7 @@ from slipway_bench.search_bench import (
     write_outcome,
 )
 from slipway_bench.server import HOST
-from slipway_bench.write_load import STATUS_MARKER, limited_pacing_script
+from slipway_bench.write_load import STATUS_MARKER, limited_pacing_script, run_writes
 from slipway_bench.wrk import RESULT_MARKER, write_script
 
 BEARER = "a.b-c_d"  # a stand-in: only its characters matter to the Lua script
