@@ -37,6 +37,8 @@ class InMemoryStore:
     events: list[ContextChanged] = field(default_factory=list)
     commits: int = 0
     list_calls: int = 0
+    # The `limit` of every `list_namespace` call, in order.
+    list_limits: list[int] = field(default_factory=list)
     fail_outbox: bool = False
     # Runs once, right after the next `get`: lets a test commit a competing change mid-use-case.
     after_next_get: Callable[[], Awaitable[None]] | None = None
@@ -89,6 +91,7 @@ class InMemoryContextRepository:
     ) -> Sequence[Context]:
         """Latest live versions matching the filters, by name, after `after`."""
         self._store.list_calls += 1
+        self._store.list_limits.append(limit)
         keys = {*self._store.versions, *(context.key for context in self.staged)}
         latest = [self._versions(key)[-1] for key in keys if key.namespace == namespace]
         matching = [

@@ -7,6 +7,7 @@ import pytest
 from contexts.domain.cursor import decode_cursor, encode_cursor, query_fingerprint
 from contexts.domain.errors import InvalidCursor, InvalidInput
 from contexts.domain.model import Acl, Actor, ContextKey, Page
+from contexts.domain.service import MAX_PAGE_SIZE
 from contexts.tests.unit.domain.builders import ADMIN, ALICE, BOB, EVE, config, document
 from contexts.tests.unit.domain.world import World, make_world
 
@@ -158,3 +159,28 @@ def test_a_malformed_namespace_is_invalid_input(world: World) -> None:
         asyncio.run(world.registry.list(ALICE, "Team A"))
 
     assert caught.value.errors[0].loc == ("namespace",)
+
+
+def test_a_page_the_caller_may_read_whole_is_one_read_of_limit_plus_one_rows() -> None:
+    world = make_world(list_batch_size=MAX_PAGE_SIZE + 1)
+    for i in range(60):
+        asyncio.run(world.registry.put(ALICE, key(f"c{i:02}"), document()))
+    before = len(world.store.list_limits)
+
+    page = asyncio.run(world.registry.list(ALICE, NAMESPACE, limit=50))
+
+    assert len(page.items) == 50 and page.next_cursor is not None
+    assert world.store.list_limits[before:] == [51]
+
+
+def test_after_unreadable_rows_the_next_batches_are_full_batches() -> None:
+    world = make_world(list_batch_size=MAX_PAGE_SIZE + 1)
+    for i in range(60):
+        acl = SHARED_WITH_EVE if i >= 55 else Acl()
+        asyncio.run(world.registry.put(ALICE, key(f"c{i:02}"), document(acl=acl)))
+    before = len(world.store.list_limits)
+
+    page = asyncio.run(world.registry.list(EVE, NAMESPACE, limit=3))
+
+    assert [c.key.name for c in page.items] == ["c55", "c56", "c57"]
+    assert world.store.list_limits[before:] == [4, MAX_PAGE_SIZE + 1]
