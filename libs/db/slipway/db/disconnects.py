@@ -18,7 +18,8 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+def replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """The checkout listener: a closed connection is refused (no IO on an open one)."""
     if dbapi_connection.driver_connection.is_closed():
         # The pool invalidates this connection and hands out a freshly opened one instead.
         raise exc.DisconnectionError("the server closed this pooled connection while it idled")
@@ -27,7 +28,7 @@ def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None
 def install_closed_connection_check(engine: AsyncEngine) -> None:
     """On asyncpg, replace at checkout (no round trip) a connection the server has closed."""
     if engine.url.get_driver_name() == "asyncpg":
-        event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+        event.listen(engine.sync_engine, "checkout", replace_if_closed)
 
 
 def is_disconnect(error: BaseException) -> bool:

@@ -10,15 +10,18 @@ raised as SQLAlchemy's (`DBAPIError`, with `connection_invalidated` after a disc
 Core execution raises them. Elsewhere (SQLite) the statement runs through Core, and the rows
 come back as the same named tuples.
 
-`fetch_pooled` is the same read without an `AsyncConnection` around it: one hop into a
-greenlet that checks a connection out of the engine's pool, awaits the driver's `fetch` and
-checks the connection back in. The pool does what it always does (its events, hence the churn
-metrics and the closed-connection check at checkout; recycling; the fair queue; reset on
-return, which is no round trip outside a transaction); only the `Connection` and
-`AsyncConnection` objects, their isolation-level switch to autocommit and back, and the second
-greenlet hop of their close are left out: ~50 µs of a ~95 µs read (`bench_read_paths`).
+`fetch_pooled` is the same read without an `AsyncConnection` around it: it checks a connection
+out of the engine's pool, awaits the driver's `fetch` and checks the connection back in. The
+pool does what it always does (its events, hence the churn metrics and the closed-connection
+check at checkout; recycling; the fair queue; reset on return, which is no round trip outside a
+transaction); only the `Connection` and `AsyncConnection` objects, their isolation-level switch
+to autocommit and back, and the second greenlet hop of their close are left out: ~50 µs of a
+~95 µs read (`bench_read_paths`). The wait in line, and the checkout and check-in when they run
+no IO (an open pooled connection kept open), run in async code rather than in a greenlet;
+opening, replacing, pre-pinging or closing a connection runs the pool's code in a greenlet.
 """
 
+import time
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,8 +31,12 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.util.concurrency import await_, greenlet_spawn
+from sqlalchemy.util.concurrency import greenlet_spawn
+
+from slipway.db.disconnects import replace_if_closed
+from slipway.db.fair_pool import FairAsyncAdaptedQueuePool
 
 Processor = Callable[[Any], Any] | None
 ReadRow = Any  # a named tuple per statement, so its fields are not known statically
@@ -222,28 +229,72 @@ async def fetch_rows(
     return read.of_driver(records)
 
 
-def _fetch_checked_out(engine: Engine, read: CompiledRead, arguments: list[Any]) -> list[Any]:
-    """In a greenlet: check out of `engine`'s pool, fetch `read`'s records, check back in."""
-    dialect = engine.dialect
+def _connect(engine: Engine, entry: ConnectionPoolEntry | None = None) -> Any:
+    """`engine`'s pool checks out `entry` (from `get_in_line`), or any if None; DBAPI errors
+    as `Engine.connect()` reports them."""
+    pool = engine.pool
     try:
-        fairy = engine.pool.connect()
-    except dialect.loaded_dbapi.Error as error:  # as `Engine.connect()` reports it
-        Connection._handle_dbapi_exception_noconnection(error, dialect, engine)
-    adapted: Any = fairy.dbapi_connection
-    try:
-        records: list[Any] = await_(adapted.driver_connection.fetch(read.sql, *arguments))
-    except Exception as error:
-        translated = translated_error(error, adapted, read.sql, dialect)
-        if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
-            fairy.invalidate(translated)  # closes it; the record goes back to the pool empty
-        else:
-            fairy.close()
-        raise translated from error
-    except BaseException:  # cancelled mid-statement: the connection still goes back
+        if isinstance(pool, FairAsyncAdaptedQueuePool):
+            return pool.connect_with(entry)
+        return pool.connect()
+    except engine.dialect.loaded_dbapi.Error as error:
+        Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
+
+
+# The checkout listeners that run no IO on an open connection (tuple(): a cheap test per read).
+_IO_FREE_CHECKOUT_LISTENERS = ((), (replace_if_closed,))
+
+
+def _checks_out_without_io(pool: Pool, entry: Any) -> bool:
+    """Whether checking `entry` out of `pool` runs no IO (so needs no greenlet): an open
+    asyncpg connection that is not due for recycling nor invalidated, no pre-ping, and only
+    the closed-connection check at checkout (which passes: the connection is open)."""
+    dbapi_connection = entry.dbapi_connection
+    recycle = pool._recycle
+    return (
+        dbapi_connection is not None
+        and not pool._pre_ping
+        # A second early: the record's own check, a moment later, cannot decide otherwise.
+        and (recycle < 0 or time.time() - entry.starttime < recycle - 1)
+        and pool._invalidate_time <= entry.starttime
+        and entry._soft_invalidate_time <= entry.starttime
+        and not dbapi_connection.driver_connection.is_closed()
+        and tuple(pool.dispatch.checkout) in _IO_FREE_CHECKOUT_LISTENERS
+    )
+
+
+def _checks_in_without_io(pool: Pool, fairy: Any) -> bool:
+    """Whether `fairy.close()` runs no IO: no transaction begun on the asyncpg connection to
+    roll back, no check-in or reset listeners, and the pool keeps the connection open."""
+    return (
+        isinstance(pool, FairAsyncAdaptedQueuePool)
+        and fairy._counter == 1
+        and not transaction_begun_on_driver(fairy.dbapi_connection)
+        and not fairy._connection_record.finalize_callback
+        and not pool.dispatch.checkin
+        and not pool.dispatch.reset
+        and pool.keeps_a_return()
+    )
+
+
+async def _check_out(engine: Engine) -> Any:
+    """A connection of `engine`'s pool, as `pool.connect()` in a greenlet checks it out;
+    in line in async code, and without the greenlet when that needs no IO."""
+    pool = engine.pool
+    if not isinstance(pool, FairAsyncAdaptedQueuePool):
+        return await greenlet_spawn(_connect, engine)
+    entry = await pool.get_in_line()
+    if entry is not None and _checks_out_without_io(pool, entry):
+        return _connect(engine, entry)
+    return await greenlet_spawn(_connect, engine, entry)
+
+
+async def _check_in(fairy: Any) -> None:
+    """`fairy.close()`, in a greenlet only if it runs IO (closing an overflow connection)."""
+    if _checks_in_without_io(fairy._pool, fairy):
         fairy.close()
-        raise
-    fairy.close()
-    return records
+    else:
+        await greenlet_spawn(fairy.close)
 
 
 async def fetch_pooled(
@@ -252,7 +303,25 @@ async def fetch_pooled(
     """`fetch_rows` on a connection checked out of `engine`'s pool for this statement only.
 
     For asyncpg and a `driver_direct` read only: the statement runs on its own (its implicit
-    transaction); rows and errors are `fetch_rows`'.
+    transaction); rows and errors are `fetch_rows`'. The checkout, the check-in and an
+    invalidation are the pool's own; only those that run IO (opening, replacing or closing a
+    connection) run in a greenlet: the usual read needs none, saving its two switches.
     """
-    records = await greenlet_spawn(_fetch_checked_out, engine, read, read.arguments(params))
+    arguments = read.arguments(params)
+    fairy = await _check_out(engine)
+    adapted: Any = fairy.dbapi_connection
+    try:
+        records = await adapted.driver_connection.fetch(read.sql, *arguments)
+    except Exception as error:
+        translated = translated_error(error, adapted, read.sql, engine.dialect)
+        if isinstance(translated, exc.DBAPIError) and translated.connection_invalidated:
+            # Closes it; the record goes back to the pool empty.
+            await greenlet_spawn(fairy.invalidate, translated)
+        else:
+            await _check_in(fairy)
+        raise translated from error
+    except BaseException:  # cancelled mid-statement: the connection still goes back
+        await _check_in(fairy)
+        raise
+    await _check_in(fairy)
     return read.of_driver(records)
