@@ -16,7 +16,9 @@ from collections.abc import Collection, Mapping
 from time import perf_counter_ns
 from typing import Any
 
+import orjson
 import structlog
+from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 from structlog.contextvars import get_contextvars, merge_contextvars
 from structlog.typing import EventDict
@@ -24,7 +26,7 @@ from structlog.typing import EventDict
 from slipway.logging.fields import StandardFields
 from slipway.logging.pipeline import pipeline_handler
 from slipway.logging.redaction import redact_query
-from slipway.logging.rendering import render_json
+from slipway.logging.rendering import render_json, to_json_compatible
 from slipway.logging.request_id import ASGIApp, Message, Receive, Scope, Send
 
 ACCESS_LOGGER = "slipway.access"
@@ -36,6 +38,27 @@ _STRUCTLOG_VARS: Mapping[str, contextvars.ContextVar[Any]] | None = getattr(
     structlog.contextvars, "_CONTEXT_VARS", None
 )
 _PREFIX_LENGTH = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
+_STRUCTLOG_REQUEST_ID = f"{structlog.contextvars.STRUCTLOG_KEY_PREFIX}request_id"
+_OTHERS_BOUND: Any = object()
+"""What `_bound_request_id` returns when other keys are bound too."""
+_EXACT_ROUNDING_NS = 10**15
+"""Below this many ns, integer rounding to the microsecond equals float rounding (off a half)."""
+
+
+def _bound_request_id() -> Any:
+    """The bound `request_id` (None if unbound), or `_OTHERS_BOUND` if other keys are bound.
+
+    `_bound_context().pop("request_id", None)` when nothing else is bound, cheaper when the
+    request id's is the only variable structlog has (the usual case: one `get`, no loop).
+    """
+    if _STRUCTLOG_VARS is not None and len(_STRUCTLOG_VARS) == 1:
+        var = _STRUCTLOG_VARS.get(_STRUCTLOG_REQUEST_ID)
+        if var is not None:
+            value = var.get(Ellipsis)
+            return None if value is Ellipsis else value
+    bound = _bound_context()
+    request_id = bound.pop("request_id", None)
+    return _OTHERS_BOUND if bound else request_id
 
 
 def _bound_context() -> dict[str, Any]:
@@ -86,6 +109,7 @@ class AccessLog:
         self._name = logger_name
         self._logger = logging.getLogger(logger_name)
         self._excluded = frozenset(excluded_paths)
+        self._last_client: tuple[Any, str | None] = (None, None)
 
     def wanted(self, path: str) -> bool:
         """Whether a request to `path` gets a line (path not excluded, INFO enabled)."""
@@ -132,36 +156,68 @@ class AccessLog:
         fields and the renderer: none of the access fields has a sensitive name or a
         container value (the query is masked in `_path_with_query`), so redaction has nothing
         to do. None when context vars other than the request id are bound: their redaction
-        and order are left to the full pipeline.
+        and order are left to the full pipeline. One dict literal in the final key order
+        (no `lead` call, no growing dict), ids by `to_bytes().hex()` and the duration by
+        integer rounding: ~15 kIr less per line than the generic steps, byte for byte the
+        same (pinned by test_access_line_bytes.py).
         """
-        bound = _bound_context()
-        request_id = bound.pop("request_id", None)
-        if bound:
+        request_id = _bound_request_id()
+        if request_id is _OTHERS_BOUND:
             return None
         client = scope.get("client")
-        client_addr = f"{client[0]}:{client[1]}" if client else None
+        # A server passes the same client tuple for every request of a connection: its text
+        # is reused while that tuple (of an immutable str and int) is the last one seen.
+        last_client, client_addr = self._last_client
+        if client is not last_client:
+            client_addr = None
+            if client:
+                client_addr = f"{client[0]}:{client[1]}"
+                if type(client) is tuple and type(client[0]) is str and type(client[1]) is int:
+                    self._last_client = (client, client_addr)
         method: str = scope["method"]
         path = _path_with_query(scope)
         http_version: str = scope.get("http_version", "1.1")
+        # The given span's ids, else the current span's, as `StandardFields.lead` takes them;
+        # `is_valid` read once per context: each SpanContext property is a Python call.
+        ids = span if span is not None and span.is_valid else None
+        if ids is None:
+            current = trace.get_current_span().get_span_context()
+            ids = current if current.is_valid else None
         trace_id = span_id = None
-        if span is not None and span.is_valid:
-            trace_id, span_id = format(span.trace_id, "032x"), format(span.span_id, "016x")
-        out = fields.lead(
-            time.time(),
-            "info",
-            self._name,
-            f'{client_addr} - "{method} {path} HTTP/{http_version}" {status}',
-            request_id,
-            trace_id,
-            span_id,
-        )
-        out["client_addr"] = client_addr
-        out["method"] = method
-        out["path"] = path
-        out["http_version"] = http_version
-        out["status_code"] = status
-        out["duration_ms"] = round(duration_ns / 1_000_000, 3)
-        return render_json(None, "info", out)
+        if ids is not None:
+            # == format(id, "032x") / "016x" at half the cost: valid ids fit 16 and 8 bytes.
+            trace_id, span_id = ids.trace_id.to_bytes(16).hex(), ids.span_id.to_bytes(8).hex()
+        # == round(duration_ns / 1_000_000, 3) (pinned by test): off an exact half (x500 ns)
+        # the float's rounding and the integer one agree for any duration under 10**15 ns.
+        if 0 <= duration_ns < _EXACT_ROUNDING_NS and duration_ns % 1000 != 500:
+            duration_ms = (duration_ns + 500) // 1000 / 1000
+        else:
+            duration_ms = round(duration_ns / 1_000_000, 3)
+        service, version, environment = fields.identity
+        out: dict[str, Any] = {
+            "timestamp": fields.timestamp(time.time()),
+            "level": "info",
+            "logger": self._name,
+            "event": f'{client_addr} - "{method} {path} HTTP/{http_version}" {status}',
+            "service": service,
+            "version": version,
+            "environment": environment,
+            "request_id": request_id,
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "client_addr": client_addr,
+            "method": method,
+            "path": path,
+            "http_version": http_version,
+            "status_code": status,
+        }
+        # Set apart: CPython builds a literal of up to 15 constant keys in one presized step,
+        # a 16th turns it into 16 growing inserts (~1 kIr more).
+        out["duration_ms"] = duration_ms
+        try:  # render_json's first step; OPT_NON_STR_KEYS is moot with these str keys
+            return orjson.dumps(out, default=to_json_compatible).decode()
+        except TypeError:  # e.g. a bound request id orjson cannot encode: its fallbacks
+            return render_json(None, "info", out)
 
 
 class AccessLogMiddleware:

@@ -1,6 +1,7 @@
 """Processors that give every log line the same fields, from structlog and stdlib alike."""
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -28,15 +29,27 @@ class StandardFields:
             if for_humans
             else {"service": service, "version": version, "environment": environment}
         )
+        self.identity = (service, version, environment)
+        """What JSON lines carry after `event`, in this order (a tuple: no property call)."""
         self._for_humans = for_humans
         self._second = -1
         self._second_text = ""
+        self._base: float = math.inf
 
-    def _timestamp(self, created: float) -> str:
+    def timestamp(self, created: float) -> str:
+        """`created` (epoch seconds) as the lines carry it: ISO 8601, microseconds, UTC."""
+        # Within the cached second, `created - self._second` is what the full path computes
+        # and `%06d` truncates a float as `int()` does: the same text without the int() and
+        # format-spec calls (~3 kIr per line). Pinned by test_timestamps_of_both_paths_agree.
+        # `_base` is the cached second when it is >= 0 (where int() is the floor), else inf.
+        fraction = created - self._base
+        if 0.0 <= fraction < 1.0:
+            return "%s.%06dZ" % (self._second_text, fraction * 1_000_000)  # noqa: UP031
         second = int(created)
         if second != self._second:
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
+            self._base = second if second >= 0 else math.inf
         return f"{self._second_text}.{int((created - second) * 1_000_000):06d}Z"
 
     def __call__(self, _logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
@@ -70,7 +83,7 @@ class StandardFields:
     ) -> EventDict:
         """The leading fields of one event, in order; trace ids from the current span if unset."""
         out: EventDict = {
-            "timestamp": self._timestamp(created),
+            "timestamp": self.timestamp(created),
             "level": level,
             "logger": name,
             "event": event,

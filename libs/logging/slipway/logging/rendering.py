@@ -13,7 +13,7 @@ from slipway.logging.redaction import REDACTED
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
-def _to_json_compatible(value: Any) -> Any:
+def to_json_compatible(value: Any) -> Any:
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
     if isinstance(value, BaseModel):
@@ -30,13 +30,11 @@ def _to_json_compatible(value: Any) -> Any:
 def render_json(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> str:
     """The event as one line of JSON; falls back to the stdlib encoder, never raises."""
     try:
-        return orjson.dumps(
-            event_dict, default=_to_json_compatible, option=_ORJSON_OPTIONS
-        ).decode()
+        return orjson.dumps(event_dict, default=to_json_compatible, option=_ORJSON_OPTIONS).decode()
     except TypeError:  # orjson.JSONEncodeError, e.g. an integer wider than 64 bits
         pass
     try:
-        return json.dumps(event_dict, default=_to_json_compatible, ensure_ascii=False)
+        return json.dumps(event_dict, default=to_json_compatible, ensure_ascii=False)
     except (TypeError, ValueError) as exc:  # e.g. tuple keys, circular references
         fallback = {key: repr(value) for key, value in event_dict.items()}
         fallback["render_error"] = repr(exc)

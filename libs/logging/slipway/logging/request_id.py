@@ -2,11 +2,12 @@
 
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from contextvars import ContextVar, Token
 from typing import Any
 
-from structlog.contextvars import bind_contextvars, reset_contextvars
+import structlog
+from structlog.contextvars import bind_contextvars
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -17,6 +18,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 _request_id: ContextVar[str | None] = ContextVar("slipway_request_id", default=None)
 
+# structlog keeps one ContextVar per bound key in this dict; `bind_request_id` sets the one of
+# `request_id` directly, as `bind_contextvars(request_id=...)` would, without its keyword and
+# token-mapping overhead (~4.5 kIr per request). None if structlog's internals change.
+_STRUCTLOG_VARS: dict[str, ContextVar[Any]] | None = getattr(
+    structlog.contextvars, "_CONTEXT_VARS", None
+)
+_STRUCTLOG_REQUEST_ID = f"{structlog.contextvars.STRUCTLOG_KEY_PREFIX}request_id"
+
+_ID_BATCH = 64
+"""Request ids read from the OS's random source at once (one `os.urandom` call)."""
+_pending_ids: Iterator[str] = iter(())
+
 
 def current_request_id() -> str | None:
     """The id of the request being handled, or None outside a request."""
@@ -26,10 +39,30 @@ def current_request_id() -> str | None:
 def new_request_id() -> str:
     """A fresh request id: 32 lowercase hex characters (128 random bits).
 
-    `os.urandom(16).hex()` rather than `uuid.uuid4().hex`: same length and alphabet, no
-    UUID object, ~1.3 us less per request.
+    The bits are `os.urandom`'s, as with `os.urandom(16).hex()`, but read for `_ID_BATCH` ids
+    at a time: one system call and one hex conversion per batch rather than per request.
+    `next` on a list iterator is atomic, so threads never share an id; a forked child drops
+    its parent's unused ids (`_forget_pending_ids`).
     """
-    return os.urandom(16).hex()
+    request_id = next(_pending_ids, None)
+    return request_id if request_id is not None else _next_batch()
+
+
+def _next_batch() -> str:
+    global _pending_ids
+    text = os.urandom(16 * _ID_BATCH).hex()
+    ids = [text[start : start + 32] for start in range(0, len(text), 32)]
+    _pending_ids = iter(ids[1:])
+    return ids[0]
+
+
+def _forget_pending_ids() -> None:
+    global _pending_ids
+    _pending_ids = iter(())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pending_ids)
 
 
 def incoming_request_id(headers: Iterable[tuple[bytes, bytes]], header_key: bytes) -> str | None:
@@ -43,19 +76,23 @@ def incoming_request_id(headers: Iterable[tuple[bytes, bytes]], header_key: byte
     return None
 
 
-RequestIdBinding = tuple[Token[str | None], Mapping[str, Token[Any]]]
-"""What `bind_request_id` set, for `unbind_request_id` to reset."""
+RequestIdBinding = tuple[Token[str | None], Token[Any]]
+"""What `bind_request_id` set (ours and structlog's), for `unbind_request_id` to reset."""
 
 
 def bind_request_id(request_id: str) -> RequestIdBinding:
     """Make `request_id` current: for `current_request_id` and for every log line."""
-    return _request_id.set(request_id), bind_contextvars(request_id=request_id)
+    token = _request_id.set(request_id)
+    var = _STRUCTLOG_VARS.get(_STRUCTLOG_REQUEST_ID) if _STRUCTLOG_VARS is not None else None
+    if var is None:  # never bound yet: structlog creates and registers its variable
+        return token, bind_contextvars(request_id=request_id)["request_id"]
+    return token, var.set(request_id)
 
 
 def unbind_request_id(binding: RequestIdBinding) -> None:
     """Restore what was current before `bind_request_id`."""
-    token, bound = binding
-    reset_contextvars(**bound)
+    token, structlog_token = binding
+    structlog_token.var.reset(structlog_token)
     _request_id.reset(token)
 
 
