@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slipway.observability.metrics import http_metrics
+from slipway.observability.metrics import RequestSeries, http_metrics
 
 UNMATCHED_ROUTE = "unmatched"
 """Route label for requests no route matched (404s, slash redirects): keeps cardinality bounded."""
@@ -59,7 +59,7 @@ def route_template(scope: Scope, outer_root_path: str = "") -> str:
 
 class RequestMetrics:
     """Records requests into the HTTP metric families: what `MetricsMiddleware` and the
-    platform's fused layer share. Label children are bound once and reused."""
+    platform's fused layer share. Series are looked up once per label set and reused."""
 
     def __init__(
         self,
@@ -67,14 +67,12 @@ class RequestMetrics:
         registry: CollectorRegistry | None = None,
         excluded_paths: Collection[str] = ("/metrics",),
     ) -> None:
-        self._metrics = http_metrics(registry)
+        self._stats = http_metrics(registry).requests
         self._excluded_paths = frozenset(excluded_paths)
-        self._in_progress = {
-            method: self._metrics.in_progress.labels(method=method)
-            for method in (*_KNOWN_METHODS, OTHER_METHOD)
-        }
-        # (route, method, status) -> pre-bound (counter child, histogram child).
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        for method in (*_KNOWN_METHODS, OTHER_METHOD):
+            self._stats.bind_in_progress(method)
+        # (route, method, status) -> its series.
+        self._series: dict[tuple[str, str, int], RequestSeries] = {}
 
     def wanted(self, path: str) -> bool:
         """Whether a request to `path` is counted."""
@@ -84,28 +82,18 @@ class RequestMetrics:
         """Count a request in progress; returns the method label `finished` needs."""
         if method not in _KNOWN_METHODS:
             method = OTHER_METHOD
-        self._in_progress[method].inc()
+        stats = self._stats
+        with stats.lock:
+            stats.in_progress[method] += 1
         return method
 
     def finished(self, method_label: str, route: str, status: int, elapsed: float) -> None:
         """Count the request `started` returned `method_label` for as done."""
-        self._in_progress[method_label].dec()
         key = (route, method_label, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._bind(key)
-        children[0].inc()
-        children[1].observe(elapsed)
-
-    def _bind(self, key: tuple[str, str, int]) -> tuple[Any, Any]:
-        route, method, status = key
-        labels = {"route": route, "method": method, "status": str(status)}
-        children = (
-            self._metrics.requests.labels(**labels),
-            self._metrics.duration.labels(**labels),
-        )
-        self._children[key] = children
-        return children
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._stats.series(route, method_label, str(status))
+        self._stats.record(series, method_label, elapsed)
 
 
 class MetricsMiddleware:
