@@ -104,16 +104,22 @@ class SqlContextRepository:
 
         `for_update` first takes the lock a write needs (`_lock_for_write`): concurrent
         writers of one context then queue for it instead of all reading version N and all
-        but one failing to append N + 1. Without it, and before the unit of work wrote
-        anything, this is one statement on its own (autocommit).
+        but one failing to append N + 1. When there was no row to lock, the answer is None
+        without reading on: under READ COMMITTED a read after the lock can see a creation
+        committed since, and a writer that appended the next version of it without holding
+        the lock deadlocked with the one holding it (tests/integration/test_write_lock.py).
+        Its append of version 1 now fails on the primary key instead, and it is retried.
+        Without `for_update`, and before the unit of work wrote anything, this is one
+        statement on its own (autocommit).
         """
-        if for_update:
-            await self._lock_for_write(key)
+        if for_update and not await self._lock_for_write(key):
+            return None
         found = await _contexts(self._scope, _LATEST, _key_params(key))
         return found[0] if found else None
 
-    async def _lock_for_write(self, key: ContextKey) -> None:
-        """Wait for the other writers of `key`, then hold them off until this transaction ends.
+    async def _lock_for_write(self, key: ContextKey) -> bool:
+        """Wait for the other writers of `key`, then hold them off until this transaction ends;
+        whether the key had a row to lock (it was used before).
 
         PostgreSQL: SELECT ... FOR UPDATE of the key's `contexts_current` row; under READ
         COMMITTED the next statement sees what the previous holder committed. A key never used
@@ -126,7 +132,9 @@ class SqlContextRepository:
         connection = await self._scope.transaction()
         sqlite = self._scope.dialect_name == "sqlite"
         params = {"key_namespace": key.namespace, "key_name": key.name}
-        await connection.execute(_LOCK_SQLITE if sqlite else _LOCK_CURRENT, params)  # begins it
+        if sqlite:
+            return (await connection.execute(_LOCK_SQLITE, params)).rowcount > 0  # begins it
+        return (await connection.execute(_LOCK_CURRENT, params)).first() is not None
 
     async def get_version(self, key: ContextKey, version: int) -> Context | None:
         """Version `version` of the context, or None."""
