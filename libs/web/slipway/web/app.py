@@ -20,7 +20,8 @@ from slipway.web.json_body import refuse_duplicate_keys
 from slipway.web.lifecycle import Lifecycle
 from slipway.web.openapi import install_platform_openapi
 from slipway.web.parts import ServiceParts
-from slipway.web.probes import probes_router
+from slipway.web.precompiled_route import leave_out_body_only
+from slipway.web.probes import add_probe_routes
 from slipway.web.problems import install_problem_handlers
 from slipway.web.ratelimit import (
     KeyFunc,
@@ -126,6 +127,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        leave_out_body_only(app.router.routes)  # and routes added since create_app returned
         async with lifecycle.running():
             yield
 
@@ -141,7 +143,8 @@ def create_app(
         docs_url=docs_url,
         redoc_url=redoc_url,
         openapi_url="/openapi.json" if web.docs_enabled else None,
-        dependencies=[Depends(refuse_duplicate_keys)],  # on every route with a JSON body
+        # On every route with a JSON body; left out of the others' (see the end).
+        dependencies=[Depends(refuse_duplicate_keys)],
         middleware=platform_middleware(
             web,
             docs_paths=[path for path in (docs_url, redoc_url) if path],
@@ -159,10 +162,13 @@ def create_app(
     app.state.web_settings = web
 
     install_problem_handlers(app)
-    app.include_router(
-        probes_router(
-            lifecycle, checks, web.readiness_timeout_seconds, noncritical=parts.noncritical_checks
-        )
+    # On the app's own router, not included: cheaper to try on every other request.
+    add_probe_routes(
+        app.router,
+        lifecycle,
+        checks,
+        web.readiness_timeout_seconds,
+        noncritical=parts.noncritical_checks,
     )
     for router in parts.routers:
         app.include_router(router)
@@ -184,6 +190,8 @@ def create_app(
         parts.auth.bind(app)
     for callback in parts.on_app:
         callback(app)
+    # The duplicate-key check does nothing on a route without a body: not solved there at all.
+    leave_out_body_only(app.router.routes)
     return app
 
 

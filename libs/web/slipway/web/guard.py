@@ -16,8 +16,12 @@ from slipway.web.body_limit import PASS, REFUSE, BodyLimitMiddleware
 from slipway.web.limits import RequestLimitsMiddleware
 from slipway.web.problems import log_unhandled_error, unhandled_error_response
 from slipway.web.ratelimit import KeyFunc, RateLimitBackend, RateLimitMiddleware
-from slipway.web.ratelimit.middleware import encoded_rate_limit_headers, principal_or_client_ip
-from slipway.web.security import with_default_headers
+from slipway.web.ratelimit.middleware import (
+    RATE_LIMIT_HEADER_NAMES,
+    encoded_rate_limit_headers,
+    principal_or_client_ip,
+)
+from slipway.web.security import with_headers_absent_from
 
 _NO_HEADERS: tuple[tuple[bytes, bytes], ...] = ()
 
@@ -94,7 +98,9 @@ class RequestGuardMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 if extra:
-                    message["headers"] = with_default_headers(message.get("headers", ()), extra)
+                    message["headers"] = with_headers_absent_from(
+                        message.get("headers", ()), extra, RATE_LIMIT_HEADER_NAMES
+                    )
             await send(message)
 
         try:
@@ -119,7 +125,9 @@ class RequestGuardMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    message["headers"] = with_default_headers(message.get("headers", ()), extra)
+                    message["headers"] = with_headers_absent_from(
+                        message.get("headers", ()), extra, RATE_LIMIT_HEADER_NAMES
+                    )
                 await plain_send(message)
 
             send = send_with_headers
@@ -132,7 +140,8 @@ class RequestGuardMiddleware:
         rate_limit = self._rate_limit
         if rate_limit is None or scope["path"] in rate_limit.exempt_paths:
             return _NO_HEADERS
-        decision = await rate_limit.decide(scope)
+        decide_now = rate_limit.decide_now  # the memory backend: no coroutine to await
+        decision = decide_now(scope) if decide_now is not None else await rate_limit.decide(scope)
         if not decision.allowed:
             await rate_limit.refuse(scope, receive, send, decision)
             return None

@@ -107,6 +107,7 @@ class PlatformLayerMiddleware:
             request_id_header = (request_id_key, request_id.encode("ascii"))
         security = self._security
         defaults = security.for_request(scope) if security is not None else ()
+        default_names = security.names if security is not None else _NO_NAMES
         status = 0
 
         async def send_with_platform_headers(message: Message) -> None:
@@ -114,7 +115,7 @@ class PlatformLayerMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = _response_headers(
-                    message.get("headers", ()), defaults, request_id_header, trailing
+                    message.get("headers", ()), defaults, default_names, request_id_header, trailing
                 )
             await send(message)
 
@@ -154,23 +155,30 @@ class PlatformLayerMiddleware:
                 spans.finish(span, token, scope, route, answered if failed else status, failed)
 
 
+_NO_NAMES: frozenset[bytes] = frozenset()
+
+
 def _response_headers(
     headers: Iterable[tuple[bytes, bytes]],
     defaults: Iterable[tuple[bytes, bytes]],
+    default_names: frozenset[bytes],
     request_id: tuple[bytes, bytes] | None,
     trailing: Iterable[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
     """The app's headers minus any request id of its own, the missing security defaults,
-    our request id, then the trace headers: what the five layers produced, in their order."""
+    our request id, then the trace headers: what the five layers produced, in their order.
+
+    `default_names` holds every name `defaults` may have: when the app set none of them (the
+    usual case), all the defaults are added without a membership test per header."""
     request_id_key = request_id[0] if request_id is not None else None
-    out: list[tuple[bytes, bytes]] = []
-    present: set[bytes] = set()
-    for header in headers:
-        name = header[0].lower()
-        present.add(name)
-        if name != request_id_key:
-            out.append(header)
-    out.extend(header for header in defaults if header[0] not in present)
+    out = list(headers)
+    present = {header[0].lower() for header in out}
+    if request_id_key in present:
+        out = [header for header in out if header[0].lower() != request_id_key]
+    if present.isdisjoint(default_names):
+        out.extend(defaults)
+    else:
+        out.extend(header for header in defaults if header[0] not in present)
     if request_id is not None:
         out.append(request_id)
     out.extend(trailing)

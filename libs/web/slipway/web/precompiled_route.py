@@ -12,11 +12,13 @@ native telemetry records the request, takes FastAPI's own handler.
 
 A dependency marked `body_only` (slipway.web's duplicate-key check) does nothing on a route
 without a body, which is every route this class precompiles: the plan leaves it out, so a GET
-pays nothing for it. FastAPI's own handler, on every other route, still runs it.
+pays nothing for it. FastAPI's own handler still runs it, unless `leave_out_body_only` (which
+`create_app` applies to every route of its app, whatever the route class) has taken it out of
+a bodyless route's dependant.
 """
 
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,9 +36,15 @@ from fastapi.dependencies.models import (
 )
 from fastapi.dependencies.utils import _get_param_aliases, _get_param_model
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute, _effective_route_context_var, _extract_endpoint_context
+from fastapi.routing import (
+    APIRoute,
+    _effective_route_context_var,
+    _extract_endpoint_context,
+    iter_route_contexts,
+)
 from fastapi.security import SecurityScopes
 from fastapi.telemetry import get_telemetry_data
+from starlette.routing import BaseRoute
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 _IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, bytes, tuple, frozenset)
@@ -48,7 +56,8 @@ def body_only(dependency: DependencyT) -> DependencyT:
     """Mark `dependency` as one that does nothing, and returns None, on a route without a body.
 
     A precompiled route (never one with a body) leaves it out of its plan when it is one of
-    the route's `dependencies` (unnamed); FastAPI's own handler still calls it.
+    the route's `dependencies` (unnamed); FastAPI's own handler still calls it, unless
+    `leave_out_body_only` took it out of a bodyless route's dependant.
     """
     setattr(dependency, _BODY_ONLY, True)
     return dependency
@@ -57,6 +66,28 @@ def body_only(dependency: DependencyT) -> DependencyT:
 def _left_out(sub: Dependant) -> bool:
     """Whether the plan of a route without a body skips this sub-dependency."""
     return sub.name is None and getattr(sub.call, _BODY_ONLY, False) is True
+
+
+def leave_out_body_only(routes: Sequence[BaseRoute]) -> None:
+    """Take the `body_only` dependencies out of every bodyless FastAPI route's dependant.
+
+    What a precompiled plan does, for any route class: FastAPI's handler, which reads the
+    dependant's list on every request, then no longer solves a dependency that does nothing
+    there (the duplicate-key check cost a GET ~70 k instructions). Included routes are pruned
+    in their effective context (what the request solves); a route counts as bodyless when
+    neither it nor that context has a body. A context FastAPI rebuilds later (a route added
+    to an included router) has them again: still correct, only not pruned.
+    """
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or route.body_field is not None:
+            continue
+        if context.body_field is not None:  # a body parameter of an include's dependency
+            continue
+        dependant: Dependant = context.dependant
+        kept = [sub for sub in dependant.dependencies if not _left_out(sub)]
+        if len(kept) != len(dependant.dependencies):
+            dependant.dependencies[:] = kept
 
 
 class _NotPrecompilableError(Exception):

@@ -71,18 +71,35 @@ def probes_router(
 ) -> APIRouter:
     """The router serving /health and /ready; a failing `noncritical` check degrades /ready
     (200, `"status": "degraded"`) where a failing one of `checks` fails it (503)."""
+    router = APIRouter()
+    add_probe_routes(router, lifecycle, checks, timeout_seconds, noncritical=noncritical)
+    return router
+
+
+def add_probe_routes(
+    router: APIRouter,
+    lifecycle: Lifecycle,
+    checks: Sequence[ReadinessCheck],
+    timeout_seconds: float,
+    noncritical: Sequence[ReadinessCheck] = (),
+) -> None:
+    """Add /health and /ready (tagged `probes`) to `router`, as `probes_router` serves them.
+
+    `create_app` adds them to the app's own router: a request to any other route then tries
+    them as two plain routes, not through an included router's matching (~10 k instructions).
+    """
     noncritical_names = {check.name for check in noncritical}
     both = sorted({c.name for c in checks if c.name in noncritical_names}) if noncritical else []
     if both:
         raise ValueError(f"readiness checks both critical and non-critical: {', '.join(both)}")
-    router = APIRouter(tags=["probes"])
 
-    @router.get("/health", summary="Liveness: the process answers")
+    @router.get("/health", tags=["probes"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.get(
         "/ready",
+        tags=["probes"],
         summary="Readiness: dependencies answer and not draining",
         responses={
             503: {
@@ -118,5 +135,3 @@ def probes_router(
             type=NOT_READY_TYPE,
             extensions={"draining": False, "checks": results},
         )
-
-    return router

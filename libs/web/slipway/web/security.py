@@ -44,6 +44,9 @@ class SecurityHeaders:
         hsts_max_age_seconds: int = 31_536_000,
     ) -> None:
         self.docs_paths = tuple(path for path in docs_paths if path)
+        # A docs page is a docs path or under one: one set lookup and one startswith.
+        self._docs_exact = frozenset(self.docs_paths)
+        self._docs_prefixes = tuple(path + "/" for path in self.docs_paths)
         self.trust_forwarded_proto = trust_forwarded_proto
         self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains"
         # Encoded once: (is docs page, is https) -> the headers to add when missing.
@@ -54,6 +57,8 @@ class SecurityHeaders:
             for docs in (False, True)
             for https in (False, True)
         }
+        self.names = frozenset(name for headers in self._defaults.values() for name, _ in headers)
+        """Every header name any variant adds: a response with none of them gets them all."""
 
     def _is_https(self, scope: Scope) -> bool:
         if scope.get("scheme") == "https":
@@ -67,11 +72,17 @@ class SecurityHeaders:
         return False
 
     def _is_docs(self, path: str) -> bool:
-        return any(path == p or path.startswith(p + "/") for p in self.docs_paths)
+        return path in self._docs_exact or path.startswith(self._docs_prefixes)
 
     def for_request(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
         """The (lowercase, encoded) headers the response to `scope` gets unless it has them."""
-        return self._defaults[(self._is_docs(scope.get("path", "")), self._is_https(scope))]
+        # _is_docs and the plain-http case inlined: this runs on every request.
+        path = scope.get("path", "")
+        docs = path in self._docs_exact or path.startswith(self._docs_prefixes)
+        https = scope.get("scheme") == "https" or (
+            self.trust_forwarded_proto and self._is_https(scope)
+        )
+        return self._defaults[(docs, https)]
 
 
 class SecurityHeadersMiddleware:
@@ -114,6 +125,22 @@ def with_default_headers(
     out = list(headers)
     present = {name.lower() for name, _ in out}
     out.extend(header for header in defaults if header[0] not in present)
+    return out
+
+
+def with_headers_absent_from(
+    headers: Iterable[tuple[bytes, bytes]],
+    defaults: Sequence[tuple[bytes, bytes]],
+    names: frozenset[bytes],
+) -> list[tuple[bytes, bytes]]:
+    """`with_default_headers`, given `names` (a superset of the defaults' names): when the
+    app set none of them, as it mostly has, every default is added without testing each."""
+    out = list(headers)
+    present = {name.lower() for name, _ in out}
+    if present.isdisjoint(names):
+        out.extend(defaults)
+    else:
+        out.extend(header for header in defaults if header[0] not in present)
     return out
 
 

@@ -16,26 +16,14 @@ def gcra(
     base = max(tat if tat is not None else now, now)
     new_tat = base + interval
     allow_at = new_tat - period
+    # Positional fields (allowed, limit, remaining, reset, retry after): cheaper than keywords.
     if now < allow_at:
-        return (
-            RateLimitDecision(
-                allowed=False,
-                limit=limit,
-                remaining=0,
-                reset_seconds=(base - now) / _MICROS,
-                retry_after_seconds=(allow_at - now) / _MICROS,
-            ),
-            None,
+        refused = RateLimitDecision(
+            False, limit, 0, (base - now) / _MICROS, (allow_at - now) / _MICROS
         )
+        return refused, None
     remaining = int((period - (new_tat - now)) / interval + 1e-6)
-    decision = RateLimitDecision(
-        allowed=True,
-        limit=limit,
-        remaining=remaining,
-        reset_seconds=(new_tat - now) / _MICROS,
-        retry_after_seconds=0.0,
-    )
-    return decision, round(new_tat)
+    return RateLimitDecision(True, limit, remaining, (new_tat - now) / _MICROS, 0.0), round(new_tat)
 
 
 class MemoryRateLimitBackend:

@@ -37,6 +37,12 @@ def rate_limit_headers(decision: RateLimitDecision) -> dict[str, str]:
     return headers
 
 
+RATE_LIMIT_HEADER_NAMES = frozenset(
+    (b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset")
+)
+"""The names `encoded_rate_limit_headers` gives its headers."""
+
+
 def encoded_rate_limit_headers(decision: RateLimitDecision) -> tuple[tuple[bytes, bytes], ...]:
     """The three RateLimit headers of an allowed request, lowercase and encoded."""
     return (
@@ -72,6 +78,13 @@ class RateLimitMiddleware:
             and type(backend).hit is MemoryRateLimitBackend.hit
             else None
         )
+        self.decide_now = self._decide_now if self._take is not None else None
+        """`decide` without a coroutine, when the backend answers without I/O; else None."""
+
+    def _decide_now(self, scope: Scope) -> RateLimitDecision:
+        assert self._take is not None  # noqa: S101 - only bound with the memory backend
+        key = self.key_func(scope)
+        return self._take(key, limit=self.requests, window_seconds=self.window_seconds)
 
     async def decide(self, scope: Scope) -> RateLimitDecision:
         """Spend one token of the caller's bucket for the HTTP request `scope`."""
