@@ -23,16 +23,21 @@ from slipway.web.testing import app_client
 from slipway.web.tests.test_body_only import DUPLICATED, JSON, Thing, counting_calls, things
 
 
-def _on_the_app(app: Starlette) -> None:
-    assert isinstance(app, FastAPI)
+def _read_and_write(target: FastAPI | APIRouter, path: str) -> None:
+    """A bodyless GET and a PUT with a body at `path` of `target`."""
 
-    @app.get("/on-app/{name}")
+    @target.get(path)
     async def read(name: str) -> dict[str, str]:
         return {"name": name}
 
-    @app.put("/on-app/{name}")
+    @target.put(path)
     async def write(name: str, thing: Thing) -> dict[str, str]:
         return {"name": name, "label": thing.label}
+
+
+def _on_the_app(app: Starlette) -> None:
+    assert isinstance(app, FastAPI)
+    _read_and_write(app, "/on-app/{name}")
 
 
 @pytest.fixture
@@ -72,14 +77,7 @@ async def test_routes_added_after_create_app_are_pruned_at_startup(
 ) -> None:
     late = APIRouter(prefix="/late")
     app = create_app(service_settings, ServiceParts(routers=[late]))
-
-    @late.get("/{name}")
-    async def read(name: str) -> dict[str, str]:
-        return {"name": name}
-
-    @late.put("/{name}")
-    async def write(name: str, thing: Thing) -> dict[str, str]:
-        return {"name": name, "label": thing.label}
+    _read_and_write(late, "/{name}")
 
     async with app_client(app) as http:
         with counting_calls(refuse_duplicate_keys) as entered:
