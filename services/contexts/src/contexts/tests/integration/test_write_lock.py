@@ -58,11 +58,13 @@ async def row_is_locked_by_another(world: SqlWorld) -> bool:
                 {"namespace": KEY.namespace, "name": KEY.name},
             )
         except DBAPIError as error:
-            assert "could not obtain lock" in str(error.orig)
-            return True
+            refusal = str(error.orig)
+        else:
+            return False
         finally:
             await connection.rollback()
-    return False
+    assert "could not obtain lock" in refusal, refusal
+    return True
 
 
 async def test_a_lock_that_found_no_row_reads_no_version_committed_after_it(

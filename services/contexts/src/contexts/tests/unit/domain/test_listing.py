@@ -169,7 +169,8 @@ def test_a_page_the_caller_may_read_whole_is_one_read_of_limit_plus_one_rows() -
 
     page = asyncio.run(world.registry.list(ALICE, NAMESPACE, limit=50))
 
-    assert len(page.items) == 50 and page.next_cursor is not None
+    assert len(page.items) == 50
+    assert page.next_cursor is not None
     assert world.store.list_limits[before:] == [51]
 
 
