@@ -21,7 +21,7 @@ from slipway.web.ratelimit.middleware import (
     encoded_rate_limit_headers,
     principal_or_client_ip,
 )
-from slipway.web.security import with_headers_absent_from
+from slipway.web.security import with_default_headers
 
 _NO_HEADERS: tuple[tuple[bytes, bytes], ...] = ()
 
@@ -98,7 +98,7 @@ class RequestGuardMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 if extra:
-                    message["headers"] = with_headers_absent_from(
+                    message["headers"] = with_default_headers(
                         message.get("headers", ()), extra, RATE_LIMIT_HEADER_NAMES
                     )
             await send(message)
@@ -125,7 +125,7 @@ class RequestGuardMiddleware:
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    message["headers"] = with_headers_absent_from(
+                    message["headers"] = with_default_headers(
                         message.get("headers", ()), extra, RATE_LIMIT_HEADER_NAMES
                     )
                 await plain_send(message)

@@ -26,7 +26,7 @@ from slipway.logging.request_id import (
 )
 from slipway.observability.middleware import RequestMetrics, route_template
 from slipway.observability.tracing import DEFAULT_TRACE_EXCLUDED_PATHS, ServerSpans
-from slipway.web.security import SecurityHeaders
+from slipway.web.security import SecurityHeaders, add_absent
 
 
 class PlatformLayerMiddleware:
@@ -166,19 +166,14 @@ def _response_headers(
     trailing: Iterable[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
     """The app's headers minus any request id of its own, the missing security defaults,
-    our request id, then the trace headers: what the five layers produced, in their order.
-
-    `default_names` holds every name `defaults` may have: when the app set none of them (the
-    usual case), all the defaults are added without a membership test per header."""
+    our request id, then the trace headers: what the five layers produced, in their order
+    (`default_names`: every name `defaults` may have, see `add_absent`)."""
     request_id_key = request_id[0] if request_id is not None else None
     out = list(headers)
     present = {header[0].lower() for header in out}
     if request_id_key in present:
         out = [header for header in out if header[0].lower() != request_id_key]
-    if present.isdisjoint(default_names):
-        out.extend(defaults)
-    else:
-        out.extend(header for header in defaults if header[0] not in present)
+    add_absent(out, present, defaults, default_names)
     if request_id is not None:
         out.append(request_id)
     out.extend(trailing)

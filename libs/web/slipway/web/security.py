@@ -1,6 +1,6 @@
 """Security headers on every response, and CORS from settings."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,12 +71,9 @@ class SecurityHeaders:
                 return first.strip().lower() == b"https"
         return False
 
-    def _is_docs(self, path: str) -> bool:
-        return path in self._docs_exact or path.startswith(self._docs_prefixes)
-
     def for_request(self, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
         """The (lowercase, encoded) headers the response to `scope` gets unless it has them."""
-        # _is_docs and the plain-http case inlined: this runs on every request.
+        # The docs and plain-http tests inline: this runs on every request.
         path = scope.get("path", "")
         docs = path in self._docs_exact or path.startswith(self._docs_prefixes)
         https = scope.get("scheme") == "https" or (
@@ -108,39 +105,44 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = self.headers.for_request(scope)
+        defaults, names = self.headers.for_request(scope), self.headers.names
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = with_default_headers(message.get("headers", ()), defaults)
+                message["headers"] = with_default_headers(
+                    message.get("headers", ()), defaults, names
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def with_default_headers(
-    headers: Iterable[tuple[bytes, bytes]], defaults: Sequence[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """`headers` plus each of `defaults` whose (lowercase) name is not already there."""
-    out = list(headers)
-    present = {name.lower() for name, _ in out}
-    out.extend(header for header in defaults if header[0] not in present)
-    return out
-
-
-def with_headers_absent_from(
-    headers: Iterable[tuple[bytes, bytes]],
-    defaults: Sequence[tuple[bytes, bytes]],
+def add_absent(
+    out: list[tuple[bytes, bytes]],
+    present: Set[bytes],
+    defaults: Iterable[tuple[bytes, bytes]],
     names: frozenset[bytes],
-) -> list[tuple[bytes, bytes]]:
-    """`with_default_headers`, given `names` (a superset of the defaults' names): when the
-    app set none of them, as it mostly has, every default is added without testing each."""
-    out = list(headers)
-    present = {name.lower() for name, _ in out}
+) -> None:
+    """Append to `out` each of `defaults` whose name is not in `present` (lowercase names).
+
+    `names` holds every name `defaults` may have: when `present` has none of them, as it
+    mostly has, all the defaults are added without a membership test per header.
+    """
     if present.isdisjoint(names):
         out.extend(defaults)
     else:
         out.extend(header for header in defaults if header[0] not in present)
+
+
+def with_default_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    defaults: Iterable[tuple[bytes, bytes]],
+    names: frozenset[bytes],
+) -> list[tuple[bytes, bytes]]:
+    """`headers` plus each of `defaults` whose (lowercase) name is not already there
+    (`names`: every name `defaults` may have, see `add_absent`)."""
+    out = list(headers)
+    add_absent(out, {name.lower() for name, _ in out}, defaults, names)
     return out
 
 

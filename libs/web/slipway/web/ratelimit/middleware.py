@@ -88,9 +88,9 @@ class RateLimitMiddleware:
 
     async def decide(self, scope: Scope) -> RateLimitDecision:
         """Spend one token of the caller's bucket for the HTTP request `scope`."""
+        if self.decide_now is not None:
+            return self.decide_now(scope)
         key = self.key_func(scope)
-        if self._take is not None:
-            return self._take(key, limit=self.requests, window_seconds=self.window_seconds)
         return await self.backend.hit(key, limit=self.requests, window_seconds=self.window_seconds)
 
     async def refuse(
@@ -119,7 +119,9 @@ class RateLimitMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = with_default_headers(message.get("headers", ()), encoded)
+                message["headers"] = with_default_headers(
+                    message.get("headers", ()), encoded, RATE_LIMIT_HEADER_NAMES
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

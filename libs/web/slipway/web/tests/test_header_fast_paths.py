@@ -12,9 +12,18 @@ import pytest
 from slipway.web.limits import header_bytes
 from slipway.web.platform_layer import _response_headers
 from slipway.web.ratelimit.middleware import RATE_LIMIT_HEADER_NAMES
-from slipway.web.security import SecurityHeaders, with_default_headers, with_headers_absent_from
+from slipway.web.security import SecurityHeaders, with_default_headers
 
 Headers = list[tuple[bytes, bytes]]
+
+
+def _plain_merge(headers: Headers, defaults: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """`with_default_headers` as it was: a membership test per default."""
+    out = list(headers)
+    present = {name.lower() for name, _ in out}
+    out.extend(header for header in defaults if header[0] not in present)
+    return out
+
 
 HEADER_BLOCKS: list[Headers] = [
     [],
@@ -82,7 +91,7 @@ APP_HEADERS: list[Headers] = [
 def test_security_defaults_merge_as_with_default_headers(headers: Headers, https: bool) -> None:
     security = SecurityHeaders()
     defaults = security._defaults[(False, https)]
-    assert with_headers_absent_from(headers, defaults, security.names) == with_default_headers(
+    assert with_default_headers(headers, defaults, security.names) == _plain_merge(
         headers, defaults
     )
 
@@ -94,8 +103,8 @@ def test_rate_limit_headers_merge_as_with_default_headers(headers: Headers) -> N
         (b"ratelimit-remaining", b"9"),
         (b"ratelimit-reset", b"1"),
     )
-    merged = with_headers_absent_from(headers, extra, RATE_LIMIT_HEADER_NAMES)
-    assert merged == with_default_headers(headers, extra)
+    merged = with_default_headers(headers, extra, RATE_LIMIT_HEADER_NAMES)
+    assert merged == _plain_merge(headers, extra)
 
 
 def _plain_response_headers(
