@@ -9,10 +9,9 @@ built in its final field order at once, which is what those processors would ren
 the lines of one event-loop tick share one flush (`PipelineHandler.write_line`).
 """
 
-import contextvars
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from time import perf_counter_ns
 from typing import Any
 
@@ -27,18 +26,20 @@ from slipway.logging.fields import StandardFields
 from slipway.logging.pipeline import pipeline_handler
 from slipway.logging.redaction import redact_query
 from slipway.logging.rendering import render_json, to_json_compatible
-from slipway.logging.request_id import ASGIApp, Message, Receive, Scope, Send
+from slipway.logging.request_id import (
+    STRUCTLOG_REQUEST_ID,
+    STRUCTLOG_VARS,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 ACCESS_LOGGER = "slipway.access"
 """Logger name of the access lines; set its level above INFO to turn them off."""
 
-# structlog keeps one ContextVar per bound key here (unbound ones hold Ellipsis); reading these
-# few is cheaper than `get_contextvars()`, which walks every variable of the context.
-_STRUCTLOG_VARS: Mapping[str, contextvars.ContextVar[Any]] | None = getattr(
-    structlog.contextvars, "_CONTEXT_VARS", None
-)
 _PREFIX_LENGTH = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
-_STRUCTLOG_REQUEST_ID = f"{structlog.contextvars.STRUCTLOG_KEY_PREFIX}request_id"
 _OTHERS_BOUND: Any = object()
 """What `_bound_request_id` returns when other keys are bound too."""
 _EXACT_ROUNDING_NS = 10**15
@@ -51,8 +52,8 @@ def _bound_request_id() -> Any:
     `_bound_context().pop("request_id", None)` when nothing else is bound, cheaper when the
     request id's is the only variable structlog has (the usual case: one `get`, no loop).
     """
-    if _STRUCTLOG_VARS is not None and len(_STRUCTLOG_VARS) == 1:
-        var = _STRUCTLOG_VARS.get(_STRUCTLOG_REQUEST_ID)
+    if STRUCTLOG_VARS is not None and len(STRUCTLOG_VARS) == 1:
+        var = STRUCTLOG_VARS.get(STRUCTLOG_REQUEST_ID)
         if var is not None:
             value = var.get(Ellipsis)
             return None if value is Ellipsis else value
@@ -63,10 +64,10 @@ def _bound_request_id() -> Any:
 
 def _bound_context() -> dict[str, Any]:
     """What structlog's context-var processor would merge into an event now."""
-    if _STRUCTLOG_VARS is None:
+    if STRUCTLOG_VARS is None:
         return get_contextvars()
     bound: dict[str, Any] = {}
-    for name, var in _STRUCTLOG_VARS.items():
+    for name, var in STRUCTLOG_VARS.items():
         value = var.get(Ellipsis)
         if value is not Ellipsis:
             bound[name[_PREFIX_LENGTH:]] = value
