@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.datastructures import Default
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.routing import Route
 
@@ -138,7 +139,7 @@ def create_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=Default(ORJSONResponse),
         debug=False,  # tracebacks never reach clients, whatever settings.debug says
         docs_url=docs_url,
         redoc_url=redoc_url,
