@@ -40,7 +40,6 @@ DEFAULT_TRACE_EXCLUDED_PATHS: tuple[str, ...] = ("/health", "/ready", "/metrics"
 TRACER_NAME = "slipway.observability"
 _TRACES_PATH = "/v1/traces"
 _TRACERESPONSE = b"traceresponse"
-_EXPOSE_HEADERS = b"access-control-expose-headers"
 # Native FastAPI (>= 0.165) telemetry switches itself on when a global SDK provider exists;
 # TracingMiddleware already makes the server span, so the app must not make a second one.
 NATIVE_TELEMETRY_OFF: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False}
@@ -192,7 +191,11 @@ class ServerSpans:
         return span, otel_context.attach(trace.set_span_in_context(span, parent))
 
     def response_headers(self, span: Span) -> tuple[tuple[bytes, bytes], ...]:
-        """The `traceresponse` header (and its CORS exposure) for the response, if any."""
+        """The `traceresponse` header for the response, if any.
+
+        A browser script reads it cross-origin only where CORS exposes it:
+        `slipway.web.stack` lists it among the headers its CORS layer exposes.
+        """
         if not self._trace_response:
             return ()
         ids = span.get_span_context()
@@ -200,7 +203,7 @@ class ServerSpans:
             return ()
         # bytes %-formatting: the f-string's text, encoded, at half its cost.
         value = b"00-%032x-%016x-%02x" % (ids.trace_id, ids.span_id, ids.trace_flags)
-        return ((_TRACERESPONSE, value), (_EXPOSE_HEADERS, _TRACERESPONSE))
+        return ((_TRACERESPONSE, value),)
 
     @staticmethod
     def failed(span: Span, exc: BaseException) -> None:

@@ -22,6 +22,7 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "Idempotent-Replayed",
+    "traceresponse",
 )
 
 

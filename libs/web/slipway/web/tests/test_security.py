@@ -67,7 +67,18 @@ async def test_cors_from_settings(service_settings: ServiceSettings) -> None:
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert allowed.headers["access-control-allow-credentials"] == "true"
+    exposed = [name.strip() for name in allowed.headers["access-control-expose-headers"].split(",")]
+    assert {"X-Request-ID", "traceresponse", "RateLimit-Remaining"} <= set(exposed)
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_no_cors_exposure_without_cors(service_settings: ServiceSettings) -> None:
+    # Access-Control-Expose-Headers means nothing on a response that allows no origin.
+    app = create_app(service_settings)
+    async with app_client(app) as client:
+        response = await client.get("/nowhere", headers={"origin": "https://app.example"})
+    assert response.headers["traceresponse"].startswith("00-")
+    assert "access-control-expose-headers" not in response.headers
 
 
 async def test_no_cors_headers_without_origins(service_settings: ServiceSettings) -> None:
