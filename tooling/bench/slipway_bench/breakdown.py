@@ -84,6 +84,11 @@ def _kwargs_of(app: FastAPI, cls: type) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = [
         m.kwargs for m in app.user_middleware if getattr(m, "cls", None) is cls
     ]
+    if cls is RequestGuardMiddleware:
+        # The guard fused into the platform layer: its options are the layer's `request_guard`.
+        for layer in _kwargs_of(app, PlatformLayerMiddleware):
+            if layer.get("request_guard"):
+                entries.append(layer["request_guard"])
     if not entries:
         raise LookupError(f"{cls.__name__} is not in the app's middleware")
     return entries

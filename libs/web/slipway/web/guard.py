@@ -75,17 +75,32 @@ class RequestGuardMiddleware:
             else None
         )
 
+    @property
+    def unhandled_errors(self) -> bool:
+        """Whether this guard answers the app's unhandled errors with a 500 problem."""
+        return self._unhandled_errors
+
+    def limit_refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """(414 or 431, detail) when the HTTP request `scope` is over a limit, else None."""
+        limits = self._limits
+        return limits.refusal(scope) if limits is not None else None
+
+    async def refuse_over_limit(
+        self, scope: Scope, receive: Receive, send: Send, refusal: tuple[int, str]
+    ) -> None:
+        """Answer the `limit_refusal` problem and close the connection."""
+        assert self._limits is not None  # noqa: S101 - a refusal comes from the limits
+        await self._limits.refuse(scope, receive, send, refusal)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse the request with the first check's problem, or run the app."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limits = self._limits
-        if limits is not None:
-            refusal = limits.refusal(scope)
-            if refusal is not None:
-                await limits.refuse(scope, receive, send, refusal)
-                return
+        refusal = self.limit_refusal(scope)
+        if refusal is not None:
+            await self.refuse_over_limit(scope, receive, send, refusal)
+            return
         if not self._unhandled_errors:
             await self._checked(scope, receive, send)
             return
@@ -104,11 +119,11 @@ class RequestGuardMiddleware:
             await send(message)
 
         try:
-            admitted = await self._admitted(scope, receive, guarded_send)
+            admitted = await self.admitted(scope, receive, guarded_send)
             if admitted is None:
                 return
             extra = admitted
-            await self._forward(scope, receive, guarded_send)
+            await self.forward(scope, receive, guarded_send)
         except Exception:
             log_unhandled_error(scope)
             if started:
@@ -117,7 +132,7 @@ class RequestGuardMiddleware:
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Rate limit and body limit, without the error guard around them."""
-        extra = await self._admitted(scope, receive, send)
+        extra = await self.admitted(scope, receive, send)
         if extra is None:
             return
         if extra:
@@ -131,9 +146,9 @@ class RequestGuardMiddleware:
                 await plain_send(message)
 
             send = send_with_headers
-        await self._forward(scope, receive, send)
+        await self.forward(scope, receive, send)
 
-    async def _admitted(
+    async def admitted(
         self, scope: Scope, receive: Receive, send: Send
     ) -> tuple[tuple[bytes, bytes], ...] | None:
         """The rate limiter's headers for an admitted request, or None once it is refused."""
@@ -147,7 +162,7 @@ class RequestGuardMiddleware:
             return None
         return encoded_rate_limit_headers(decision)
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app, behind the body limit when one is set."""
         body_limit = self._body_limit
         if body_limit is None or (framing := body_limit.framing(scope)) == PASS:

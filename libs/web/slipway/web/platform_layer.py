@@ -9,8 +9,9 @@ one call, one `send` wrapper, one header pass and one route-template lookup, and
 those five stacked in that order (tracing outermost, security headers innermost).
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from time import perf_counter_ns
+from typing import Any
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry
@@ -26,6 +27,9 @@ from slipway.logging.request_id import (
 )
 from slipway.observability.middleware import RequestMetrics, route_template
 from slipway.observability.tracing import DEFAULT_TRACE_EXCLUDED_PATHS, ServerSpans
+from slipway.web.guard import RequestGuardMiddleware
+from slipway.web.problems import log_unhandled_error, unhandled_error_response
+from slipway.web.ratelimit.middleware import RATE_LIMIT_HEADER_NAMES
 from slipway.web.security import SecurityHeaders, add_absent
 
 
@@ -38,6 +42,11 @@ class PlatformLayerMiddleware:
     out: `request_id_header=None` (no request id), `security_headers=False`, and the
     `*_excluded_paths` of tracing, the access log and the metrics (per path); the overhead
     benchmark's `--breakdown` measures each part's cost that way.
+
+    `request_guard` (the options of a `RequestGuardMiddleware`) fuses that layer in too, as
+    if it were the next one inside: its limits, error guard, rate limit and body limit run in
+    this layer's call, and the rate limiter's headers join the one header pass
+    (`slipway.web.stack` does this unless CORS sits between the two).
     """
 
     def __init__(
@@ -56,8 +65,10 @@ class PlatformLayerMiddleware:
         trust_forwarded_proto: bool = False,
         hsts_max_age_seconds: int = 31_536_000,
         security_headers: bool = True,
+        request_guard: Mapping[str, Any] | None = None,
     ) -> None:
         self.app = app
+        self._guard = RequestGuardMiddleware(app, **request_guard) if request_guard else None
         self._spans = ServerSpans(
             tracer_provider,
             excluded_paths=trace_excluded_paths,
@@ -109,13 +120,20 @@ class PlatformLayerMiddleware:
         defaults = security.for_request(scope) if security is not None else ()
         default_names = security.names if security is not None else _NO_NAMES
         status = 0
+        # The rate limiter's headers, once the fused guard admitted the request.
+        admitted: tuple[tuple[bytes, bytes], ...] = ()
 
         async def send_with_platform_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = _response_headers(
-                    message.get("headers", ()), defaults, default_names, request_id_header, trailing
+                    message.get("headers", ()),
+                    admitted,
+                    defaults,
+                    default_names,
+                    request_id_header,
+                    trailing,
                 )
             await send(message)
 
@@ -126,7 +144,29 @@ class PlatformLayerMiddleware:
         failed = False
         start = perf_counter_ns()
         try:
-            await self.app(scope, receive, send_with_platform_headers)
+            guard = self._guard
+            if guard is None:
+                await self.app(scope, receive, send_with_platform_headers)
+            elif (refusal := guard.limit_refusal(scope)) is not None:
+                await guard.refuse_over_limit(scope, receive, send_with_platform_headers, refusal)
+            else:
+                # RequestGuardMiddleware.__call__ as the next layer, minus its send wrapper:
+                # this layer's knows whether a response started and adds `admitted`.
+                try:
+                    headers = await guard.admitted(scope, receive, send_with_platform_headers)
+                    if headers is not None:
+                        admitted = headers
+                        await guard.forward(scope, receive, send_with_platform_headers)
+                except Exception:
+                    if not guard.unhandled_errors:
+                        raise
+                    log_unhandled_error(scope)
+                    if status:
+                        raise
+                    admitted = ()  # not on the 500 the guard answers itself
+                    await unhandled_error_response(scope)(
+                        scope, receive, send_with_platform_headers
+                    )
         except Exception as exc:
             failed = True
             if traced is not None:
@@ -160,19 +200,25 @@ _NO_NAMES: frozenset[bytes] = frozenset()
 
 def _response_headers(
     headers: Iterable[tuple[bytes, bytes]],
+    admitted: tuple[tuple[bytes, bytes], ...],
     defaults: Iterable[tuple[bytes, bytes]],
     default_names: frozenset[bytes],
     request_id: tuple[bytes, bytes] | None,
     trailing: Iterable[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
-    """The app's headers minus any request id of its own, the missing security defaults,
-    our request id, then the trace headers: what the five layers produced, in their order
-    (`default_names`: every name `defaults` may have, see `add_absent`)."""
+    """The app's headers minus any request id of its own, the missing rate limit headers
+    (`admitted`) and security defaults, our request id, then the trace headers: what the
+    layers produced, in their order (`default_names`: every name `defaults` may have, see
+    `add_absent`)."""
     request_id_key = request_id[0] if request_id is not None else None
     out = list(headers)
     present = {header[0].lower() for header in out}
     if request_id_key in present:
         out = [header for header in out if header[0].lower() != request_id_key]
+    if admitted:
+        # The rate limit's and the security defaults' names are disjoint: `present` need not
+        # learn the ones added here.
+        add_absent(out, present, admitted, RATE_LIMIT_HEADER_NAMES)
     add_absent(out, present, defaults, default_names)
     if request_id is not None:
         out.append(request_id)

@@ -48,21 +48,17 @@ def platform_middleware(
     `scope["state"]["principal"]`; the body limit is innermost of the platform's, then the
     service's own middleware in the order listed.
     """
-    stack = [
-        # Tracing, request id, access log, metrics and security headers, fused: one
-        # coroutine layer and one `send` wrapper instead of five (docs/performance.md).
-        Middleware(
-            PlatformLayerMiddleware,
-            tracer_provider=tracer_provider,
-            docs_paths=list(docs_paths),
-            trust_forwarded_proto=web.trust_forwarded_proto,
-            hsts_max_age_seconds=web.hsts_max_age_seconds,
-        ),
-    ]
-    if web.cors_origins:
-        stack.append(Middleware(CORSMiddleware, **cors_options(web, CORS_EXPOSED_HEADERS)))
-    # The URL and header limits, the error guard, the rate limiter and the body limit, fused:
-    # one layer, or two with auth between them (docs/performance.md).
+    # Tracing, request id, access log, metrics and security headers, fused: one coroutine
+    # layer and one `send` wrapper instead of five (docs/performance.md).
+    layer: dict[str, Any] = {
+        "tracer_provider": tracer_provider,
+        "docs_paths": list(docs_paths),
+        "trust_forwarded_proto": web.trust_forwarded_proto,
+        "hsts_max_age_seconds": web.hsts_max_age_seconds,
+    }
+    # The URL and header limits, the error guard, the rate limiter and the body limit, fused
+    # too: into the platform layer, unless CORS sits between them; split around auth, which
+    # must run between the error guard and the rate limiter (docs/performance.md).
     checks: dict[str, Any] = {
         "max_url_bytes": web.max_url_bytes,
         "max_header_bytes": web.max_header_bytes,
@@ -78,10 +74,16 @@ def platform_middleware(
             rate_limit_key=rate_limit_key,
             rate_limit_exempt_paths=(*limits.exempt_paths, *exempt_paths),
         )
-    if auth is None:
-        stack.append(Middleware(RequestGuardMiddleware, **checks, **inner))
+    guard = checks if auth is not None else {**checks, **inner}
+    if web.cors_origins:
+        stack = [
+            Middleware(PlatformLayerMiddleware, **layer),
+            Middleware(CORSMiddleware, **cors_options(web, CORS_EXPOSED_HEADERS)),
+            Middleware(RequestGuardMiddleware, **guard),
+        ]
     else:
-        stack.append(Middleware(RequestGuardMiddleware, **checks))
+        stack = [Middleware(PlatformLayerMiddleware, **layer, request_guard=guard)]
+    if auth is not None:
         stack.append(auth.middleware())
         stack.append(Middleware(RequestGuardMiddleware, **inner))
     stack.extend(service_middleware)

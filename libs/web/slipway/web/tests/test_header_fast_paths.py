@@ -96,15 +96,17 @@ def test_security_defaults_merge_as_with_default_headers(headers: Headers, https
     )
 
 
+RATE_LIMIT_HEADERS = (
+    (b"ratelimit-limit", b"10"),
+    (b"ratelimit-remaining", b"9"),
+    (b"ratelimit-reset", b"1"),
+)
+
+
 @pytest.mark.parametrize("headers", APP_HEADERS)
 def test_rate_limit_headers_merge_as_with_default_headers(headers: Headers) -> None:
-    extra = (
-        (b"ratelimit-limit", b"10"),
-        (b"ratelimit-remaining", b"9"),
-        (b"ratelimit-reset", b"1"),
-    )
-    merged = with_default_headers(headers, extra, RATE_LIMIT_HEADER_NAMES)
-    assert merged == _plain_merge(headers, extra)
+    merged = with_default_headers(headers, RATE_LIMIT_HEADERS, RATE_LIMIT_HEADER_NAMES)
+    assert merged == _plain_merge(headers, RATE_LIMIT_HEADERS)
 
 
 def _plain_response_headers(
@@ -132,14 +134,20 @@ def _plain_response_headers(
 @pytest.mark.parametrize("headers", APP_HEADERS)
 @pytest.mark.parametrize("request_id", [None, (b"x-request-id", b"ours")])
 @pytest.mark.parametrize("secured", [False, True])
+@pytest.mark.parametrize("admitted", [(), RATE_LIMIT_HEADERS], ids=["no-guard", "rate-limited"])
 def test_the_platform_header_pass_is_the_plain_one(
-    headers: Headers, request_id: tuple[bytes, bytes] | None, secured: bool
+    headers: Headers,
+    request_id: tuple[bytes, bytes] | None,
+    secured: bool,
+    admitted: tuple[tuple[bytes, bytes], ...],
 ) -> None:
     security = SecurityHeaders()
     defaults = security._defaults[(False, True)] if secured else ()
     names = security.names if secured else frozenset()
     trailing = ((b"traceresponse", b"00-abc-def-01"),)
     app_headers = list(headers)
-    fast = _response_headers(app_headers, defaults, names, request_id, trailing)
-    assert fast == _plain_response_headers(headers, defaults, request_id, trailing)
+    fast = _response_headers(app_headers, admitted, defaults, names, request_id, trailing)
+    # The fused guard's merge first (the next layer inside), then the platform layer's pass.
+    guarded = _plain_merge(headers, admitted)
+    assert fast == _plain_response_headers(guarded, defaults, request_id, trailing)
     assert app_headers == headers  # the app's own list is left as it was

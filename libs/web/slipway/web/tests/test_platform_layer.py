@@ -2,9 +2,8 @@
 
 import io
 import json
-import logging
 import re
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import httpx
@@ -113,15 +112,6 @@ def stacked(provider: TracerProvider, registry: CollectorRegistry) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(TracingMiddleware, tracer_provider=provider)
     return app
-
-
-@pytest.fixture
-def restore_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _masked(text: str) -> str:

@@ -252,26 +252,17 @@ class _Auth:
         return None
 
 
-def test_create_app_fuses_the_checks_into_one_layer_without_auth(
-    service_settings: ServiceSettings,
-) -> None:
-    web = WebSettings(rate_limit=RateLimitSettings(requests=5, window_seconds=1))
-    app = create_app(service_settings, web=web, configure_logs=False)
-
-    assert _classes(app) == [PlatformLayerMiddleware, RequestGuardMiddleware]
-
-
 def test_create_app_splits_the_checks_around_auth(service_settings: ServiceSettings) -> None:
     web = WebSettings(rate_limit=RateLimitSettings(requests=5, window_seconds=1))
     parts = ServiceParts(auth=_Auth())
     app = create_app(service_settings, parts, web=web, configure_logs=False)
 
-    assert _classes(app) == [
-        PlatformLayerMiddleware,
-        RequestGuardMiddleware,
-        UserAuth,
-        RequestGuardMiddleware,
-    ]
-    inner = app.user_middleware[3].kwargs
+    # The outer checks are fused into the platform layer (test_platform_layer_guard.py).
+    assert _classes(app) == [PlatformLayerMiddleware, UserAuth, RequestGuardMiddleware]
+    outer = app.user_middleware[0].kwargs["request_guard"]
+    assert isinstance(outer, dict)
+    assert outer["unhandled_errors"] is True
+    assert "rate_limit_requests" not in outer
+    inner = app.user_middleware[2].kwargs
     assert inner["rate_limit_requests"] == 5
     assert "unhandled_errors" not in inner
