@@ -16,9 +16,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from slipway.logging import configure_logging
+from slipway.web import WebSettings
+from slipway.web.limits import LIMITS_ENFORCED
 from slipway_bench.apps import bare_app, platform_app, platform_settings
 
 REPEATS = 5
+_WEB = WebSettings()
 OTLP_KIND = "platform+otlp"
 
 SCOPE: dict[str, Any] = {
@@ -35,6 +38,9 @@ SCOPE: dict[str, Any] = {
     "client": ("127.0.0.1", 50000),
     "server": ("127.0.0.1", 8000),
     "extensions": {},
+    # What build_server's protocol adds: the URL and header limits it enforced while parsing
+    # (the platform app's, the defaults), so the app does not count them again.
+    LIMITS_ENFORCED: (_WEB.max_url_bytes, _WEB.max_header_bytes),
 }
 REQUEST: dict[str, Any] = {"type": "http.request", "body": b"", "more_body": False}
 

@@ -305,6 +305,7 @@ def benchmark(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
             "server_cpu": server_cpu,
             "load_cpu": load_cpu,
             "uvicorn": server.UVICORN_OPTIONS,
+            "uvicorn_platform": server.PLATFORM_OPTIONS,
             "otlp_sample_ratio": args.otlp_sample_ratio,
         },
         "machine": {

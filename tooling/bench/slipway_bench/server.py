@@ -4,7 +4,9 @@ KIND is `bare`, `platform` or `platform+otlp` (the platform exporting its spans 
 receiver at `--otlp-endpoint`, see `slipway_bench.otlp_sink`).
 
 Both apps get the same uvicorn settings (one process, uvloop, httptools, no reload, uvicorn's
-access log off); the only difference is the access log, which is part of the platform stack:
+access log off). The platform is served as a service is (`slipway.web.build_server`): its
+protocol is uvicorn's httptools one refusing over-long targets and header blocks while parsing,
+and its responses name no server. The access log is part of the platform stack:
 the platform's AccessLogMiddleware writes every request through slipway.logging as a JSON line
 at INFO (stdout, which the benchmark sends to /dev/null), the bare app logs nothing.
 """
@@ -19,7 +21,9 @@ from slipway_bench.apps import bare_app, platform_app, platform_settings
 
 HOST = "127.0.0.1"
 UVICORN_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
-"""Given to both servers; slipway.web.build_server adds `lifespan="on"`, the bare one does too."""
+"""The bare server's; slipway.web.build_server adds `lifespan="on"`, the bare one does too."""
+PLATFORM_OPTIONS: dict[str, Any] = {"loop": "uvloop"}
+"""The platform server's: build_server's own protocol, which is httptools with the limits."""
 
 
 KINDS = ("bare", "platform", "platform+otlp")
@@ -51,7 +55,7 @@ def serve(
         otlp_endpoint=otlp_endpoint if kind == "platform+otlp" else None,
         sample_ratio=sample_ratio,
     )
-    build_server(app, web, **UVICORN_OPTIONS).run()
+    build_server(app, web, **PLATFORM_OPTIONS).run()
 
 
 def main() -> None:

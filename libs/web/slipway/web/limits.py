@@ -11,6 +11,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from slipway.web.problems import problem_response
 
+LIMITS_ENFORCED = "slipway.limits_enforced"
+"""Scope key: (max URL bytes, max header bytes) the server already refused requests over.
+
+`slipway.web.server`'s protocol sets it: it counts the target and the header block as they
+arrived, before uvicorn strips header values' trailing whitespace, so a request it let
+through is never over the same or larger limits here either.
+"""
+
 
 def target_bytes(scope: Scope) -> int:
     """The request target's length as sent: raw path, plus `?` and the query string."""
@@ -37,6 +45,13 @@ class RequestLimitsMiddleware:
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
         """(414 or 431, detail) when the HTTP request `scope` is over a limit, else None."""
+        enforced = scope.get(LIMITS_ENFORCED)
+        if (
+            enforced is not None
+            and enforced[0] <= self.max_url_bytes
+            and enforced[1] <= self.max_header_bytes
+        ):
+            return None  # the server refused whatever is over these limits while parsing
         if target_bytes(scope) > self.max_url_bytes:
             return 414, f"request target exceeds {self.max_url_bytes} bytes"
         if header_bytes(scope.get("headers", ())) > self.max_header_bytes:

@@ -42,6 +42,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from slipway.web.app import lifecycle_of
 from slipway.web.draining import CloseWhenDraining, accept_pending
 from slipway.web.lifecycle import Lifecycle
+from slipway.web.limits import LIMITS_ENFORCED
 from slipway.web.settings import WebSettings
 
 
@@ -57,6 +58,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 
     max_url_bytes = 8192
     max_header_bytes = 32768
+    _limits = (max_url_bytes, max_header_bytes)  # limited_protocol sets all three
     # After a refusal the rest of the request is read and dropped for at most this long:
     # closing with unread data makes the kernel send a reset, which can destroy the answer
     # before the client reads it.
@@ -74,10 +76,14 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
             super().data_received(data)
 
     def on_message_begin(self) -> None:
-        """A new request: reset the counters."""
+        """A new request: reset the counters; its scope says which limits parsing enforced."""
         super().on_message_begin()
         self._refusal = None
         self._header_bytes = 0
+        if not self.root_path:
+            # With a root path the app's target is longer than the one on the wire (counted
+            # here): RequestLimitsMiddleware must then count again.
+            self.scope[LIMITS_ENFORCED] = self._limits  # type: ignore[literal-required]
 
     def on_url(self, url: bytes) -> None:
         """Collect the target; refuse it once it is longer than the limit."""
@@ -128,7 +134,11 @@ def limited_protocol(web: WebSettings) -> type[ProblemHttpToolsProtocol]:
     return type(
         "LimitedHttpToolsProtocol",
         (ProblemHttpToolsProtocol,),
-        {"max_url_bytes": web.max_url_bytes, "max_header_bytes": web.max_header_bytes},
+        {
+            "max_url_bytes": web.max_url_bytes,
+            "max_header_bytes": web.max_header_bytes,
+            "_limits": (web.max_url_bytes, web.max_header_bytes),
+        },
     )
 
 
@@ -240,10 +250,13 @@ def build_server(app: FastAPI, web: WebSettings | None = None, **options: Any) -
 
     uvicorn's access log is off unless `access_log=True` is passed: `create_app`'s
     AccessLogMiddleware writes one structured line per request instead. The HTTP protocol
-    is `limited_protocol(web)` (httptools) unless `http=` is passed.
+    is `limited_protocol(web)` (httptools) unless `http=` is passed. Responses carry no
+    `Server: uvicorn` header unless `server_header=True` is passed: it tells a scanner what
+    to try and a client nothing it needs (OWASP's secure headers project drops it too).
     """
     web = web or app.state.web_settings
     options.setdefault("access_log", False)
+    options.setdefault("server_header", False)
     options.setdefault("http", limited_protocol(web))
     lifecycle = lifecycle_of(app)
     config = uvicorn.Config(

@@ -113,3 +113,11 @@ async def test_uvicorn_serves_what_is_within_the_limits(server_port: int) -> Non
     status, headers, _ = await _exchange(server_port, raw)
     assert status == 200
     assert headers["content-type"] == "application/json"
+
+
+async def test_the_server_does_not_name_itself(server_port: int) -> None:
+    raw = b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    status, headers, _ = await _exchange(server_port, raw)
+    assert status == 200
+    assert "server" not in headers
+    assert "date" in headers
