@@ -178,16 +178,16 @@ class AccessLog:
         method: str = scope["method"]
         path = _path_with_query(scope)
         http_version: str = scope.get("http_version", "1.1")
-        # The given span's ids, else the current span's, as `StandardFields.lead` takes them;
-        # `is_valid` read once per context: each SpanContext property is a Python call.
-        ids = span if span is not None and span.is_valid else None
-        if ids is None:
-            current = trace.get_current_span().get_span_context()
-            ids = current if current.is_valid else None
+        # The given span's ids, else the current span's, as `StandardFields.lead` takes them.
+        # A SpanContext is the tuple (trace_id, span_id, is_remote, trace_flags, trace_state,
+        # is_valid) and its properties are Python calls returning `self[i]`: indexing it is
+        # what they do, at a fifth of the cost (pinned by test_span_context_is_the_tuple_...).
+        if span is None or not span[5]:
+            span = trace.get_current_span().get_span_context()
         trace_id = span_id = None
-        if ids is not None:
+        if span[5]:
             # == format(id, "032x") / "016x" at half the cost: valid ids fit 16 and 8 bytes.
-            trace_id, span_id = ids.trace_id.to_bytes(16).hex(), ids.span_id.to_bytes(8).hex()
+            trace_id, span_id = span[0].to_bytes(16).hex(), span[1].to_bytes(8).hex()
         # == round(duration_ns / 1_000_000, 3) (pinned by test): off an exact half (x500 ns)
         # the float's rounding and the integer one agree for any duration under 10**15 ns.
         if 0 <= duration_ns < _EXACT_ROUNDING_NS and duration_ns % 1000 != 500:

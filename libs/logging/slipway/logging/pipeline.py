@@ -93,8 +93,15 @@ class PipelineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         order, as they share the stream's buffer.
         """
         try:
-            with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
+            # `with self.lock` but half the cost (~1 kIr): an RLock's `__enter__`/`__exit__`
+            # are `acquire`/`release`, and `with` adds special-method lookups and the
+            # three-argument exit call.
+            lock = self.lock
+            lock.acquire()  # type: ignore[union-attr]  # created in Handler.__init__
+            try:
                 self.stream.write(line + self.terminator)
+            finally:
+                lock.release()  # type: ignore[union-attr]
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:

@@ -4,6 +4,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -224,3 +225,56 @@ def test_access_log_without_the_pipeline_uses_a_stdlib_record(
     [record] = caplog.records
     assert record.getMessage().endswith('HTTP/1.1" 204')
     assert record.__dict__["status_code"] == 204
+
+
+class FailingStream(io.StringIO):
+    """A stream whose writes fail, as a closed or full pipe's do."""
+
+    def write(self, text: str) -> int:
+        raise OSError("no space left")
+
+
+def _lock_is_free(handler: PipelineHandler) -> bool:
+    """Whether another thread can take the handler's lock (an RLock: this one always can)."""
+    taken: list[bool] = []
+
+    def take() -> None:
+        lock = handler.lock
+        assert lock is not None
+        got = lock.acquire(timeout=0.1)  # a free lock is taken at once
+        taken.append(got)
+        if got:
+            lock.release()
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    thread.join()
+    return taken == [True]
+
+
+def test_write_line_holds_the_handlers_lock_while_it_writes() -> None:
+    seen: list[bool] = []
+
+    class WatchingStream(io.StringIO):
+        def write(self, text: str) -> int:
+            seen.append(_lock_is_free(handler))
+            return super().write(text)
+
+    handler = _configure(WatchingStream())
+    handler.write_line("{}")
+    assert seen == [False]  # the flush outside an event loop writes nothing more
+    assert _lock_is_free(handler)
+    assert handler.stream.getvalue() == "{}\n"
+
+
+def test_a_failing_write_releases_the_lock_and_goes_to_handle_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler = _configure(FailingStream())
+    errors: list[str] = []
+    monkeypatch.setattr(handler, "handleError", lambda record: errors.append(record.getMessage()))
+
+    handler.write_line('{"event":"x"}')
+
+    assert errors == ['{"event":"x"}']
+    assert _lock_is_free(handler)

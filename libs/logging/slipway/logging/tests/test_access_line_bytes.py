@@ -1,7 +1,8 @@
 """The access line's fast path writes, byte for byte, what the generic pipeline renders.
 
 `AccessLog._json_line` builds the line in one dict literal with cheaper arithmetic (integer
-rounding of the duration, `to_bytes().hex()` ids, the cached-second timestamp); these tests pin
+rounding of the duration, `to_bytes().hex()` ids indexed from the span context, the
+cached-second timestamp with table digits); these tests pin
 each equivalence it relies on, over many requests, odd paths, redacted queries and odd ids.
 """
 
@@ -15,7 +16,14 @@ from typing import Any
 import pytest
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, use_span
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    NonRecordingSpan,
+    SpanContext,
+    TraceFlags,
+    TraceState,
+    use_span,
+)
 from structlog.contextvars import merge_contextvars
 
 from slipway.logging import configure_logging
@@ -161,6 +169,29 @@ def test_an_invalid_given_span_falls_back_to_the_current_one(handler: PipelineHa
     assert '"trace_id":null,"span_id":null' in fast
 
 
+@pytest.mark.parametrize(
+    "context",
+    [
+        INVALID_SPAN_CONTEXT,
+        SpanContext(1, 1, is_remote=False),
+        SpanContext(2**128 - 1, 2**64 - 1, is_remote=True, trace_flags=TraceFlags(1)),
+        SpanContext(5, 0, is_remote=False),
+        SpanContext(0, 5, is_remote=False),
+        SpanContext(2**128, 1, is_remote=False),
+        SpanContext(7, 9, is_remote=False, trace_state=TraceState([("k", "v")])),
+        TracerProvider().get_tracer("t").start_span("s").get_span_context(),
+    ],
+)
+def test_span_context_is_the_tuple_its_properties_index(context: SpanContext) -> None:
+    """`_json_line` indexes the span context where the properties would be read."""
+    assert type(context) is SpanContext
+    assert (context[0], context[1], context[5]) == (
+        context.trace_id,
+        context.span_id,
+        context.is_valid,
+    )
+
+
 def _durations() -> Iterator[int]:
     rng = random.Random(7)  # noqa: S311 - seeded: the same cases every run
     yield from range(0, 20_000)
@@ -202,6 +233,19 @@ def test_timestamps_of_both_paths_agree() -> None:
     fields = StandardFields(service="s", version="v", environment="e")
     for created in _instants():
         assert fields.timestamp(created) == _reference_timestamp(created), repr(created)
+
+
+def test_every_microsecond_of_a_second_renders_as_before() -> None:
+    fields = StandardFields(service="s", version="v", environment="e")
+    second = 1_764_754_788
+    text = _reference_timestamp(float(second))[:-8]  # the second's part, computed once
+    assert fields.timestamp(float(second)) == f"{text}.000000Z"
+    for micros in range(1_000_000):  # each one once, also those a float lands just below
+        created = second + micros / 1_000_000
+        assert int(created) == second
+        # _reference_timestamp's fraction formula, without its strftime per instant
+        expected = f"{text}.{int((created - second) * 1_000_000):06d}Z"
+        assert fields.timestamp(created) == expected, repr(created)
 
 
 def test_a_first_timestamp_before_1970_is_not_taken_from_the_empty_cache() -> None:
