@@ -15,14 +15,31 @@ KeyFunc = Callable[[Scope], str]
 RATE_LIMITED_TYPE = "urn:slipway:problem:rate-limited"
 
 
+_NO_STATE: dict[str, object] = {}  # read only: `scope.get("state", {})` without a new dict
+_CACHE_SIZE = 4096
+_IP_KEYS: dict[str, str] = {}
+"""`ip:<host>` per client host, so a connection's requests share one key string (hash
+computed once) instead of formatting it per request; at most `_CACHE_SIZE` hosts."""
+
+
 def principal_or_client_ip(scope: Scope) -> str:
     """`principal:<id>` when an outer middleware set `scope["state"]["principal"]`, else IP."""
-    principal = scope.get("state", {}).get("principal")
+    principal = scope.get("state", _NO_STATE).get("principal")
     if principal is not None:
         subject = getattr(principal, "subject", principal)
         return f"principal:{subject}"
     client = scope.get("client")
-    return f"ip:{client[0] if client else 'unknown'}"
+    if not client:
+        return "ip:unknown"
+    host = client[0]
+    if type(host) is not str:  # only str hosts (what servers pass) format the same every time
+        return f"ip:{host}"
+    key = _IP_KEYS.get(host)
+    if key is None:
+        key = f"ip:{host}"
+        if len(_IP_KEYS) < _CACHE_SIZE:
+            _IP_KEYS[host] = key
+    return key
 
 
 def rate_limit_headers(decision: RateLimitDecision) -> dict[str, str]:
@@ -43,12 +60,31 @@ RATE_LIMIT_HEADER_NAMES = frozenset(
 """The names `encoded_rate_limit_headers` gives its headers."""
 
 
+_INT_BYTES: dict[int, bytes] = {}
+"""`str(n).encode("latin-1")` per int the headers have sent, at most `_CACHE_SIZE` of them:
+the limit never changes, and below it remaining and reset repeat from request to request."""
+
+
+def _int_bytes(number: int) -> bytes:
+    encoded = _INT_BYTES.get(number)
+    if encoded is None:
+        encoded = str(number).encode("latin-1")
+        if len(_INT_BYTES) < _CACHE_SIZE:
+            _INT_BYTES[number] = encoded
+    return encoded
+
+
 def encoded_rate_limit_headers(decision: RateLimitDecision) -> tuple[tuple[bytes, bytes], ...]:
     """The three RateLimit headers of an allowed request, lowercase and encoded."""
+    cached = _INT_BYTES.get
+    # Cache hits skip `_int_bytes`'s call; a miss (None) formats through it.
+    limit = cached(decision.limit) or _int_bytes(decision.limit)
+    remaining = cached(decision.remaining) or _int_bytes(decision.remaining)
+    reset = math.ceil(decision.reset_seconds)
     return (
-        (b"ratelimit-limit", str(decision.limit).encode("latin-1")),
-        (b"ratelimit-remaining", str(decision.remaining).encode("latin-1")),
-        (b"ratelimit-reset", str(math.ceil(decision.reset_seconds)).encode("latin-1")),
+        (b"ratelimit-limit", limit),
+        (b"ratelimit-remaining", remaining),
+        (b"ratelimit-reset", cached(reset) or _int_bytes(reset)),
     )
 
 
