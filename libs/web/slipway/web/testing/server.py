@@ -32,29 +32,35 @@ async def serving(
     started_within: float = 5,
     stopped_within: float = 10,
     sock: socket.socket | None = None,
+    server: uvicorn.Server | None = None,
 ) -> AsyncIterator[Serving]:
     """`app` served by uvicorn on 127.0.0.1 (a free port) from started until the block ends.
 
     uvicorn's own log config is left alone (`log_config=None`: the test's logging applies).
     A server that fails while starting raises its error here. `sock`: a socket already bound
-    (for an app whose settings must name its port), else one on a free port of 127.0.0.1. At
-    the end: shut down within `stopped_within` seconds, then the socket is closed.
+    (for an app whose settings must name its port), else one on a free port of 127.0.0.1.
+    `server`: one built already (`slipway.web.build_server(app, web)`, to test what a service's
+    server does), which then serves instead of a plain one and `app`, `lifespan` and
+    `graceful_shutdown_seconds` are its own. At the end: shut down within `stopped_within`
+    seconds, then the socket is closed.
     """
     if sock is None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((HOST, 0))
     host, port = sock.getsockname()[:2]
-    config = uvicorn.Config(
-        app,
-        lifespan=lifespan,
-        log_config=None,
-        timeout_graceful_shutdown=graceful_shutdown_seconds,
-    )
-    server = uvicorn.Server(config)
+    if server is None:
+        config = uvicorn.Config(
+            app,
+            lifespan=lifespan,
+            log_config=None,
+            timeout_graceful_shutdown=graceful_shutdown_seconds,
+        )
+        server = uvicorn.Server(config)
+    running = server
 
     async def serve() -> None:
         try:
-            await server.serve(sockets=[sock])
+            await running.serve(sockets=[sock])
         except SystemExit as exit_:  # uvicorn exits when the app's start-up fails
             raise RuntimeError(
                 f"the server stopped before it started (exit {exit_.code})"

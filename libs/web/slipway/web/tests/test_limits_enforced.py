@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from slipway.config import ServiceSettings
 from slipway.web import ServiceParts, WebSettings, build_server, create_app
 from slipway.web.limits import LIMITS_ENFORCED, RequestLimitsMiddleware
+from slipway.web.testing.server import serving
 
 
 async def _app(scope: Any, receive: Any, send: Any) -> None:
@@ -74,20 +75,12 @@ async def _get(port: int, target: bytes, headers: bytes = b"") -> tuple[int, byt
 async def served(
     request: pytest.FixtureRequest, service_settings: ServiceSettings
 ) -> AsyncIterator[tuple[int, str]]:
-    web = WebSettings(port=0, max_url_bytes=300, max_header_bytes=2000, drain_delay_seconds=0)
+    web = WebSettings(max_url_bytes=300, max_header_bytes=2000, drain_delay_seconds=0)
     app = create_app(service_settings, ServiceParts(routers=[_router()]), web=web)
     root_path: str = request.param
     server = build_server(app, web, log_level="critical", root_path=root_path)
-    sock = server.config.bind_socket()
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.01)
-    try:
-        yield sock.getsockname()[1], root_path
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(app, server=server) as running:
+        yield int(running.url.rsplit(":", 1)[1]), root_path
 
 
 async def test_the_server_marks_the_limits_it_enforced(served: tuple[int, str]) -> None:

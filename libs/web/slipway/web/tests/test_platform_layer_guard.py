@@ -11,7 +11,6 @@ import json
 import re
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -25,11 +24,11 @@ from slipway.web.ratelimit import MemoryRateLimitBackend, RateLimitBackend
 from slipway.web.tests.test_request_guard import (
     BODY_LIMIT,
     LIMITS,
-    REQUESTS,
     RemoteBackend,
     UserAuth,
     _rate_options,
     routes,
+    send_requests,
 )
 
 # Request ids, trace and span ids differ from run to run.
@@ -87,15 +86,10 @@ async def _observe(app: FastAPI) -> dict[str, Any]:
     stream = io.StringIO()
     configure_logging(service="web-test", version="1", environment="test", stream=stream)
     responses = []
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        for method, path, headers, body in REQUESTS:
-            response = await http.request(
-                method, path, headers=headers, content=body() if body else None
-            )
-            raw = [(name, _IDS.sub(b"<id>", value)) for name, value in response.headers.raw]
-            text = _IDS.sub(b"<id>", response.content).decode()
-            responses.append((response.status_code, raw, text))
+    for response in await send_requests(app):
+        raw = [(name, _IDS.sub(b"<id>", value)) for name, value in response.headers.raw]
+        text = _IDS.sub(b"<id>", response.content).decode()
+        responses.append((response.status_code, raw, text))
     lines = _log_lines(stream)
     access = [line for line in lines if line["logger"] == "slipway.access"]
     # The traceback's frames differ (one layer less): its last line, the exception, may not.

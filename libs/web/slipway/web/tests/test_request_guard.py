@@ -170,6 +170,17 @@ def fused(backend: RateLimitBackend, auth: bool) -> FastAPI:
     return app
 
 
+async def send_requests(app: FastAPI) -> list[httpx.Response]:
+    """Each of REQUESTS sent to `app` in turn, its errors answered as the server would."""
+    responses = []
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        for method, path, headers, body in REQUESTS:
+            content = body() if body else None
+            responses.append(await http.request(method, path, headers=headers, content=content))
+    return responses
+
+
 async def _observe(
     build: Callable[[RateLimitBackend, bool], FastAPI],
     backend: RateLimitBackend,
@@ -178,15 +189,10 @@ async def _observe(
 ) -> dict[str, Any]:
     """What a client and the error log see for REQUESTS."""
     caplog.clear()
-    app = build(backend, auth)
-    responses = []
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        for method, path, headers, body in REQUESTS:
-            response = await http.request(
-                method, path, headers=headers, content=body() if body else None
-            )
-            responses.append((response.status_code, response.headers.raw, response.text))
+    responses = [
+        (response.status_code, response.headers.raw, response.text)
+        for response in await send_requests(build(backend, auth))
+    ]
     log = [(r.name, r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
     return {"responses": responses, "log": log}
 

@@ -14,6 +14,7 @@ import pytest
 from slipway.config import ServiceSettings
 from slipway.web import ServiceParts, WebSettings, build_server, create_app
 from slipway.web.testing import app_client
+from slipway.web.testing.server import serving
 
 
 def _app(settings: ServiceSettings, web: WebSettings) -> Any:
@@ -74,19 +75,10 @@ async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture
 async def server_port(service_settings: ServiceSettings) -> AsyncIterator[int]:
-    web = WebSettings(port=0, max_url_bytes=8192, max_header_bytes=16384, drain_delay_seconds=0)
+    web = WebSettings(max_url_bytes=8192, max_header_bytes=16384, drain_delay_seconds=0)
     app = _app(service_settings, web)
-    server = build_server(app, web, log_level="critical")
-    sock = server.config.bind_socket()
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serving(app, server=build_server(app, web, log_level="critical")) as running:
+        yield int(running.url.rsplit(":", 1)[1])
 
 
 async def test_uvicorn_answers_a_200_kb_target_with_a_414_problem(server_port: int) -> None:
