@@ -58,7 +58,6 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
 
     max_url_bytes = 8192
     max_header_bytes = 32768
-    _limits = (max_url_bytes, max_header_bytes)  # limited_protocol sets all three
     # After a refusal the rest of the request is read and dropped for at most this long:
     # closing with unread data makes the kernel send a reset, which can destroy the answer
     # before the client reads it.
@@ -80,10 +79,15 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._refusal = None
         self._header_bytes = 0
+        self._mark_limits()
+
+    def _mark_limits(self) -> None:
+        """Tell the app, in the request's scope, which limits this parsing enforces."""
         if not self.root_path:
             # With a root path the app's target is longer than the one on the wire (counted
             # here): RequestLimitsMiddleware must then count again.
-            self.scope[LIMITS_ENFORCED] = self._limits  # type: ignore[literal-required]
+            limits = (self.max_url_bytes, self.max_header_bytes)
+            self.scope[LIMITS_ENFORCED] = limits  # type: ignore[literal-required]
 
     def on_url(self, url: bytes) -> None:
         """Collect the target; refuse it once it is longer than the limit."""
@@ -134,11 +138,7 @@ def limited_protocol(web: WebSettings) -> type[ProblemHttpToolsProtocol]:
     return type(
         "LimitedHttpToolsProtocol",
         (ProblemHttpToolsProtocol,),
-        {
-            "max_url_bytes": web.max_url_bytes,
-            "max_header_bytes": web.max_header_bytes,
-            "_limits": (web.max_url_bytes, web.max_header_bytes),
-        },
+        {"max_url_bytes": web.max_url_bytes, "max_header_bytes": web.max_header_bytes},
     )
 
 

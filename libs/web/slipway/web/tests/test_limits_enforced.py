@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from slipway.config import ServiceSettings
 from slipway.web import ServiceParts, WebSettings, build_server, create_app
 from slipway.web.limits import LIMITS_ENFORCED, RequestLimitsMiddleware
+from slipway.web.server import ProblemHttpToolsProtocol
 from slipway.web.testing.server import serving
 
 
@@ -102,3 +103,15 @@ async def test_what_the_server_lets_through_is_within_the_apps_limits(
     filler = b"X-Filler: " + b"y" * 1900 + b"   \r\n"
     assert (await _get(port, target, filler))[0] == 200
     assert (await _get(port, target + b"x"))[0] == 414
+
+
+def test_the_mark_is_the_limits_the_protocol_counts_with() -> None:
+    # A subclass that changes one limit marks that limit, not the class's default.
+    class Looser(ProblemHttpToolsProtocol):
+        max_url_bytes = 20_000
+
+    protocol = Looser.__new__(Looser)
+    protocol.root_path = ""
+    protocol.scope = {}  # type: ignore[typeddict-item]
+    protocol._mark_limits()
+    assert protocol.scope[LIMITS_ENFORCED] == (20_000, 32_768)  # type: ignore[literal-required]
