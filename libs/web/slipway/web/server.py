@@ -6,7 +6,8 @@ instead. On the first SIGTERM (or SIGINT) it:
 
 1. marks the app draining: `/ready` answers 503 from that moment, while every other route
    keeps serving, new connections included, each response with `Connection: close`
-   (`slipway.web.draining`) so no client reuses a connection the exit will close;
+   (`slipway.web.response_cycle`, or `slipway.web.draining` around an app served by
+   another protocol) so no client reuses a connection the exit will close;
 2. waits `drain_delay_seconds` so load balancers see the 503 and take the instance out;
 3. hands over to uvicorn's graceful exit: the listener closes (connections already queued
    on it are accepted and answered, not reset), idle keep-alive connections are closed,
@@ -37,12 +38,14 @@ from typing import Any
 import orjson
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from slipway.web.app import lifecycle_of
 from slipway.web.draining import CloseWhenDraining, accept_pending
 from slipway.web.lifecycle import Lifecycle
 from slipway.web.limits import LIMITS_ENFORCED
+from slipway.web.response_cycle import PlatformCycle, with_cycle_class
 from slipway.web.settings import WebSettings
 
 
@@ -53,8 +56,12 @@ class _RequestRefusedError(Exception):
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, answering what it refuses with `application/problem+json`.
 
-    `build_server` makes a subclass with the app's limits (`limited_protocol`).
+    `build_server` makes a subclass with the app's limits and lifecycle (`limited_protocol`).
+    Each request's cycle is a `PlatformCycle` (`slipway.web.response_cycle`): uvicorn's, with
+    each distinct response header checked once and `Connection: close` while draining.
     """
+
+    on_headers_complete = with_cycle_class(HttpToolsProtocol.on_headers_complete, PlatformCycle)
 
     max_url_bytes = 8192
     max_header_bytes = 32768
@@ -133,12 +140,23 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def limited_protocol(web: WebSettings) -> type[ProblemHttpToolsProtocol]:
-    """A `ProblemHttpToolsProtocol` refusing what exceeds `web`'s URL and header limits."""
+def limited_protocol(
+    web: WebSettings, lifecycle: Lifecycle | None = None
+) -> type[ProblemHttpToolsProtocol]:
+    """A `ProblemHttpToolsProtocol` refusing what exceeds `web`'s URL and header limits.
+
+    With `lifecycle`, its responses say `Connection: close` while that lifecycle drains
+    (what `CloseWhenDraining` does around an app served some other way).
+    """
+    cycle = type("LifecycleCycle", (PlatformCycle,), {"lifecycle": lifecycle})
     return type(
         "LimitedHttpToolsProtocol",
         (ProblemHttpToolsProtocol,),
-        {"max_url_bytes": web.max_url_bytes, "max_header_bytes": web.max_header_bytes},
+        {
+            "max_url_bytes": web.max_url_bytes,
+            "max_header_bytes": web.max_header_bytes,
+            "on_headers_complete": with_cycle_class(HttpToolsProtocol.on_headers_complete, cycle),
+        },
     )
 
 
@@ -250,17 +268,25 @@ def build_server(app: FastAPI, web: WebSettings | None = None, **options: Any) -
 
     uvicorn's access log is off unless `access_log=True` is passed: `create_app`'s
     AccessLogMiddleware writes one structured line per request instead. The HTTP protocol
-    is `limited_protocol(web)` (httptools) unless `http=` is passed. Responses carry no
-    `Server: uvicorn` header unless `server_header=True` is passed: it tells a scanner what
-    to try and a client nothing it needs (OWASP's secure headers project drops it too).
+    is `limited_protocol(web, lifecycle)` (httptools; its responses say `Connection: close`
+    while the app drains) unless `http=` is passed (then `CloseWhenDraining` wraps the app
+    to do that). Responses carry no `Server: uvicorn` header unless `server_header=True` is
+    passed: it tells a scanner what to try and a client nothing it needs (OWASP's secure
+    headers project drops it too).
     """
     web = web or app.state.web_settings
     options.setdefault("access_log", False)
     options.setdefault("server_header", False)
-    options.setdefault("http", limited_protocol(web))
     lifecycle = lifecycle_of(app)
+    served: ASGIApp = app
+    if "http" in options:
+        # No keep-alive reuse racing the listener's close: the protocol built here does it
+        # itself (`PlatformCycle`), any other needs this layer around the app.
+        served = CloseWhenDraining(app, lifecycle)
+    else:
+        options["http"] = limited_protocol(web, lifecycle)
     config = uvicorn.Config(
-        CloseWhenDraining(app, lifecycle),  # no keep-alive reuse racing the listener's close
+        served,
         host=web.host,
         port=web.port,
         timeout_graceful_shutdown=web.shutdown_grace_seconds,
