@@ -48,6 +48,10 @@ MethodT = TypeVar("MethodT", bound=Callable[..., object])
 
 _checked: dict[tuple[bytes, bytes], bytes] = {}
 """Header pairs that passed uvicorn's checks, each with its lower-cased name."""
+_checked_names: dict[bytes, bytes] = {}
+"""Header names that passed uvicorn's name check, each lower-cased."""
+_INVALID_VALUE_BYTES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+"""What `HEADER_VALUE_RE` (`[\\x00-\\x08\\x0a-\\x1f\\x7f]`) matches, one byte each."""
 
 
 def with_cycle_class(method: MethodT, cycle_class: type[RequestResponseCycle]) -> MethodT:
@@ -75,12 +79,33 @@ def with_cycle_class(method: MethodT, cycle_class: type[RequestResponseCycle]) -
 
 
 def _checked_name(name: bytes, value: bytes) -> bytes:
-    """The lower-cased name of a header uvicorn accepts; its error for one it refuses."""
-    if HEADER_RE.search(name):
+    """The lower-cased name of a header uvicorn accepts; its error for one it refuses.
+
+    A pair seen for the first time is mostly a known name with a new value (a request id,
+    `traceresponse`, rate-limit counts): names that passed are remembered on their own, and
+    a `bytes` value is checked by deleting the bytes `HEADER_VALUE_RE` matches, a C loop
+    without the regex engine's per-character cost, which finds the same (pinned by
+    test_response_cycle.py).
+    """
+    names = _checked_names
+    try:
+        lowered = names.get(name)
+    except TypeError:  # unhashable (a bytearray): uvicorn's checks say what it makes of it
+        lowered = None
+    if lowered is None and HEADER_RE.search(name):
         raise RuntimeError("Invalid HTTP header name.")
-    if HEADER_VALUE_RE.search(value):
+    if type(value) is bytes:
+        if len(value.translate(None, _INVALID_VALUE_BYTES)) != len(value):
+            raise RuntimeError("Invalid HTTP header value.")
+    elif HEADER_VALUE_RE.search(value):
         raise RuntimeError("Invalid HTTP header value.")
-    return name.lower()
+    if lowered is None:
+        lowered = name.lower()
+        if type(name) is bytes:
+            if len(names) >= CHECKED_HEADERS_LIMIT:
+                names.clear()
+            names[name] = lowered
+    return lowered
 
 
 def _rememberable(pair: object) -> bool:

@@ -9,7 +9,11 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_VALUE_RE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from slipway.config import ServiceSettings
 from slipway.web import WebSettings, build_server, create_app, response_cycle
@@ -133,6 +137,7 @@ async def test_the_head_is_uvicorns_for_random_headers(monkeypatch: pytest.Monke
     # A small memory, so starting over is part of what is compared.
     monkeypatch.setattr(response_cycle, "CHECKED_HEADERS_LIMIT", 16)
     monkeypatch.setattr(response_cycle, "_checked", {})
+    monkeypatch.setattr(response_cycle, "_checked_names", {})
     rng = random.Random(13)  # noqa: S311 - reproducible test inputs, not secrets
     failures = 0
     for _ in range(4000):
@@ -148,10 +153,22 @@ async def test_the_head_is_uvicorns_for_random_headers(monkeypatch: pytest.Monke
         failures += theirs[0] is not None
     assert 400 < failures < 3600  # both the accepted and the refused heads were compared
     assert len(response_cycle._checked) <= 16
+    assert len(response_cycle._checked_names) <= 16
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_a_new_value_is_refused_exactly_as_uvicorns_expression_refuses_it(byte: int) -> None:
+    for value in (bytes([byte]), b"a" + bytes([byte]) + b"z", b"x" * 40 + bytes([byte])):
+        if HEADER_VALUE_RE.search(value):
+            with pytest.raises(RuntimeError, match=r"^Invalid HTTP header value\.$"):
+                response_cycle._checked_name(b"x-new", value)
+        else:
+            assert response_cycle._checked_name(b"x-new", value) == b"x-new"
 
 
 async def test_a_remembered_header_is_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(response_cycle, "_checked", {})
+    monkeypatch.setattr(response_cycle, "_checked_names", {})
     calls: list[bytes] = []
     checked_name = response_cycle._checked_name
 
