@@ -8,18 +8,17 @@ import pytest
 import structlog
 
 from slipway.logging import configure_logging
+from slipway.logging.testing import restore_root_logger
+
+__all__ = ["restore_root_logger"]  # what `_restore_logging` builds on
 
 LogLines = Callable[[], list[dict[str, Any]]]
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
+def _restore_logging(restore_root_logger: None) -> Iterator[None]:
     """Each test configures logging afresh; put the root logger and context back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
     structlog.contextvars.clear_contextvars()
     logging.captureWarnings(False)
 
