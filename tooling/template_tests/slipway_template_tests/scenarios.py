@@ -238,12 +238,37 @@ def serve(ws: Workspace, stamp: Stamp) -> None:
             if status != 200:
                 raise StepFailedError(f"{stamp.path} answered {path} with {status}")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop_pants_run(process)
         ws.git("clean", "-fdq", stamp.path)  # the embedded SQLite database, if any
+    if _answers(port, within=15.0):
+        raise StepFailedError(f"{stamp.path} still serves on port {port} after `pants run` ended")
+
+
+def _stop_pants_run(process: subprocess.Popen[bytes]) -> None:
+    """Stop `pants run` as Ctrl-C does: SIGINT to its process group.
+
+    pants runs the served process in a session of its own, out of reach of signals to the
+    group, and passes SIGINT on to it; SIGTERM it does not, and ends (or is killed) with the
+    service still serving, orphaned.
+    """
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _answers(port: int, within: float) -> bool:
+    """Whether something still accepts connections on `port` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.5)
 
 
 def _wait_for(url: str, deadline: float) -> int:
