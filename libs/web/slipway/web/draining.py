@@ -19,7 +19,7 @@ queued there, request sent: 57 or 58 resets per SIGTERM in the same measurement.
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -48,11 +48,17 @@ class CloseWhenDraining:
 
         async def send_closing(message: Message) -> None:
             if message["type"] == "http.response.start" and self.lifecycle.draining:
-                message.setdefault("headers", [])  # optional in http.response.start
-                MutableHeaders(scope=message)["connection"] = "close"
+                say_connection_close(message)
             await send(message)
 
         await self.app(scope, receive, send_closing)
+
+
+def say_connection_close(start: MutableMapping[str, Any]) -> None:
+    """Make the `http.response.start` message `start` say `Connection: close` (replacing any
+    other `Connection`); uvicorn then closes the connection once the response is sent."""
+    start.setdefault("headers", [])  # optional in http.response.start
+    MutableHeaders(scope=start)["connection"] = "close"
 
 
 def accept_pending(servers: Iterable[Any]) -> list[socket.socket]:

@@ -26,7 +26,6 @@ import types
 from collections.abc import Callable
 from typing import ClassVar, TypeVar, cast
 
-from starlette.datastructures import MutableHeaders
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
@@ -35,6 +34,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from slipway.web.draining import say_connection_close
 from slipway.web.lifecycle import Lifecycle
 
 CHECKED_HEADERS_LIMIT = 1024
@@ -45,6 +45,7 @@ starting over costs one clear per a few hundred responses, and the constant pair
 remembered again by the next response."""
 
 MethodT = TypeVar("MethodT", bound=Callable[..., object])
+KeyT = TypeVar("KeyT", bytes, tuple[bytes, bytes])
 
 _checked: dict[tuple[bytes, bytes], bytes] = {}
 """Header pairs that passed uvicorn's checks, each with its lower-cased name."""
@@ -102,10 +103,15 @@ def _checked_name(name: bytes, value: bytes) -> bytes:
     if lowered is None:
         lowered = name.lower()
         if type(name) is bytes:
-            if len(names) >= CHECKED_HEADERS_LIMIT:
-                names.clear()
-            names[name] = lowered
+            _remember(names, name, lowered)
     return lowered
+
+
+def _remember(memory: dict[KeyT, bytes], key: KeyT, lowered: bytes) -> None:
+    """Remember `key` as checked; a full memory starts over (`CHECKED_HEADERS_LIMIT`)."""
+    if len(memory) >= CHECKED_HEADERS_LIMIT:
+        memory.clear()
+    memory[key] = lowered
 
 
 def _rememberable(pair: object) -> bool:
@@ -132,18 +138,16 @@ class PlatformCycle(RequestResponseCycle):
         ):
             await super().send(message)
             return
-        start = message
         lifecycle = self.lifecycle
         if lifecycle is not None and lifecycle.draining:
-            start.setdefault("headers", [])  # optional in http.response.start
-            MutableHeaders(scope=start)["connection"] = "close"  # type: ignore[arg-type]
+            say_connection_close(message)  # type: ignore[arg-type]
         # From here on what uvicorn's send does for "http.response.start" (uvicorn 0.55),
         # the checks of each header aside.
         self.response_started = True
         self.waiting_for_100_continue = False
 
-        status_code = start["status"]
-        headers = self.default_headers + list(start.get("headers", []))
+        status_code = message["status"]
+        headers = self.default_headers + list(message.get("headers", []))
 
         content = [STATUS_LINE[status_code]]
         has_connection_close = False
@@ -157,9 +161,7 @@ class PlatformCycle(RequestResponseCycle):
             if lowered is None:
                 lowered = _checked_name(name, value)
                 if _rememberable(pair):
-                    if len(checked) >= CHECKED_HEADERS_LIMIT:
-                        checked.clear()
-                    checked[pair] = lowered
+                    _remember(checked, pair, lowered)
             name = lowered
             if name == b"content-length" and self.chunked_encoding is None:
                 self.expected_content_length = int(value.decode())
