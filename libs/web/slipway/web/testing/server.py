@@ -22,6 +22,11 @@ class Serving:
     server: uvicorn.Server
     task: "asyncio.Task[None]"
 
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one in `url`)."""
+        return int(self.url.rsplit(":", 1)[1])
+
 
 @asynccontextmanager
 async def serving(

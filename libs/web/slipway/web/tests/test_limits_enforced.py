@@ -81,7 +81,7 @@ async def served(
     root_path: str = request.param
     server = build_server(app, web, log_level="critical", root_path=root_path)
     async with serving(app, server=server) as running:
-        yield int(running.url.rsplit(":", 1)[1]), root_path
+        yield running.port, root_path
 
 
 async def test_the_server_marks_the_limits_it_enforced(served: tuple[int, str]) -> None:

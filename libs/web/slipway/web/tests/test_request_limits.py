@@ -78,7 +78,7 @@ async def server_port(service_settings: ServiceSettings) -> AsyncIterator[int]:
     web = WebSettings(max_url_bytes=8192, max_header_bytes=16384, drain_delay_seconds=0)
     app = _app(service_settings, web)
     async with serving(app, server=build_server(app, web, log_level="critical")) as running:
-        yield int(running.url.rsplit(":", 1)[1])
+        yield running.port
 
 
 async def test_uvicorn_answers_a_200_kb_target_with_a_414_problem(server_port: int) -> None:
