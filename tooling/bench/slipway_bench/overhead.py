@@ -9,6 +9,8 @@ platform+otlp/platform ratios; the full results go to a JSON file. `--in-process
 drives the same apps' ASGI callables in a loop (no server, no sockets) and prints the Python
 cost per request. `--breakdown` measures, in process, what each feature of the platform
 stack and each step of the OTLP export costs per request, by ablation (`slipway_bench.breakdown`).
+`--server-callgrind` counts each whole server's instructions per request under callgrind, wrk
+loading it (`slipway_bench.server_callgrind`).
 See docs/performance.md.
 """
 
@@ -110,6 +112,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-otlp-breakdown", action="store_true", help="--breakdown without the OTLP part"
     )
+    parser.add_argument(
+        "--server-callgrind",
+        action="store_true",
+        help="the whole server's instructions per request: each server under callgrind, "
+        "loaded by wrk for --duration and twice that (slipway_bench.server_callgrind)",
+    )
+    parser.add_argument(
+        "--callgrind-connections",
+        type=int,
+        default=4,
+        help="wrk connections for --server-callgrind (the server is ~50x slower under it)",
+    )
+    parser.add_argument(
+        "--server-callgrind-json",
+        type=Path,
+        default=Path("dist/bench/overhead-server-callgrind.json"),
+    )
     args = parser.parse_args(argv)
     if "bare" not in args.kinds:
         parser.error("--kinds needs bare: every ratio is against it")
@@ -129,8 +148,12 @@ def _log_tail(log: Path) -> str:
     return "\n".join(lines[-20:])
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], log: Path, *, timeout_s: float = 60.0
+) -> None:
+    """Return once `url` answers 200; RuntimeError (with the log's tail) if `process` exits
+    first or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited {process.returncode}:\n{_log_tail(log)}")
@@ -140,7 +163,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
                     return
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not answer within 60s:\n{_log_tail(log)}")
+    raise RuntimeError(f"server at {url} did not answer within {timeout_s:.0f}s:\n{_log_tail(log)}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -178,7 +201,7 @@ def running_server(
         )
     url = f"http://{server.HOST}:{port}{REQUEST_PATH}"
     try:
-        _wait_until_serving(url, process, log)
+        wait_until_serving(url, process, log)
         yield url
     finally:
         _stop(process)
@@ -196,7 +219,7 @@ def running_otlp_sink(cpu: int | None, workdir: Path) -> Iterator[tuple[str, dic
     base = f"http://{server.HOST}:{port}"
     stats: dict[str, Any] = {}
     try:
-        _wait_until_serving(base + "/", process, log)
+        wait_until_serving(base + "/", process, log)
         yield base, stats
     finally:
         _stop(process)
@@ -351,8 +374,33 @@ def _breakdown(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_callgrind(args: argparse.Namespace, wrk: str) -> int:
+    from slipway_bench.server_callgrind import run_server_callgrind
+
+    server_cpu, load_cpu = _cpus(args)
+    try:
+        report = run_server_callgrind(
+            args.kinds,
+            wrk,
+            duration_s=args.duration,
+            warmup_s=args.warmup,
+            connections=args.callgrind_connections,
+            server_cpu=server_cpu,
+            load_cpu=load_cpu,
+            min_ratio=MIN_PLATFORM_RATIO,
+            otlp_sample_ratio=args.otlp_sample_ratio,
+        )
+    except (RuntimeError, ValueError) as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 2
+    args.server_callgrind_json.parent.mkdir(parents=True, exist_ok=True)
+    args.server_callgrind_json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {args.server_callgrind_json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; 2 when wrk is missing or a run failed, else 0."""
+    """Run the benchmark; 2 when wrk (or valgrind) is missing or a run failed, else 0."""
     args = parse_args(argv)
     if args.breakdown:
         return _breakdown(args)
@@ -370,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     if wrk is None:
         print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
         return 2
+    if args.server_callgrind:
+        return _server_callgrind(args, wrk)
     try:
         report = benchmark(args, wrk)
     except (RuntimeError, ValueError) as exc:
