@@ -109,7 +109,7 @@ def test_a_real_count_of_the_bare_server(tmp_path: Path) -> None:
     count = count_server(
         "bare",
         wrk,
-        duration_s=1,
+        duration_s=2,  # windows of 2 and 4 s: ~10^2 requests each under callgrind
         warmup_s=1,
         connections=2,
         server_cpu=cpus[0],
