@@ -401,27 +401,36 @@ def callgrind_variant(
 ) -> subprocess.Popen[bytes]:
     """Start the callgrind child of variant `name`; its dumps go to `workdir`."""
     out = workdir / _dump_name(name, sample_ratio)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        "PYTHONHASHSEED": "0",
-    }
-    command = [
+    args = [name, str(requests), str(sample_ratio), *([otlp_endpoint] if otlp_endpoint else [])]
+    return subprocess.Popen(  # noqa: S603 - our interpreter under valgrind
+        callgrind_command(out, __name__, args),
+        env=callgrind_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def callgrind_command(out: Path, module: str, args: Sequence[str]) -> list[str]:
+    """`python -m module args` under callgrind, instrumentation off, dumps named after `out`."""
+    return [
         "valgrind",
         "--tool=callgrind",
         "--instr-atstart=no",
         f"--callgrind-out-file={out}",
         os.path.realpath(sys.executable),
         "-m",
-        __name__,
-        name,
-        str(requests),
-        str(sample_ratio),
-        *([otlp_endpoint] if otlp_endpoint else []),
+        module,
+        *args,
     ]
-    return subprocess.Popen(  # noqa: S603 - our interpreter under valgrind
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+
+
+def callgrind_env() -> dict[str, str]:
+    """The environment of a child under callgrind: this process's path, a fixed hash seed."""
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "PYTHONHASHSEED": "0",
+    }
 
 
 def measure_callgrind(

@@ -166,7 +166,8 @@ def wait_until_serving(
     raise RuntimeError(f"server at {url} did not answer within {timeout_s:.0f}s:\n{_log_tail(log)}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate `process` and wait for it; kill it if it is still running 30 s later."""
     process.terminate()
     try:
         process.wait(timeout=30)
@@ -204,7 +205,7 @@ def running_server(
         wait_until_serving(url, process, log)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextmanager
@@ -222,7 +223,7 @@ def running_otlp_sink(cpu: int | None, workdir: Path) -> Iterator[tuple[str, dic
         wait_until_serving(base + "/", process, log)
         yield base, stats
     finally:
-        _stop(process)
+        stop(process)
         text = counts.read_text(encoding="utf-8").strip()
         if text:
             stats.update(json.loads(text.splitlines()[-1]))
@@ -374,29 +375,14 @@ def _breakdown(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_callgrind(args: argparse.Namespace, wrk: str) -> int:
-    from slipway_bench.server_callgrind import run_server_callgrind
+def _server_callgrind(args: argparse.Namespace, wrk: str) -> dict[str, Any]:
+    from slipway_bench.server_callgrind import Load, run_server_callgrind
 
     server_cpu, load_cpu = _cpus(args)
-    try:
-        report = run_server_callgrind(
-            args.kinds,
-            wrk,
-            duration_s=args.duration,
-            warmup_s=args.warmup,
-            connections=args.callgrind_connections,
-            server_cpu=server_cpu,
-            load_cpu=load_cpu,
-            min_ratio=MIN_PLATFORM_RATIO,
-            otlp_sample_ratio=args.otlp_sample_ratio,
-        )
-    except (RuntimeError, ValueError) as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 2
-    args.server_callgrind_json.parent.mkdir(parents=True, exist_ok=True)
-    args.server_callgrind_json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.server_callgrind_json}")
-    return 0
+    load = Load(wrk, args.duration, args.warmup, args.callgrind_connections, server_cpu, load_cpu)
+    return run_server_callgrind(
+        args.kinds, load, min_ratio=MIN_PLATFORM_RATIO, otlp_sample_ratio=args.otlp_sample_ratio
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,16 +404,19 @@ def main(argv: list[str] | None = None) -> int:
     if wrk is None:
         print("wrk not found: install it with `apt-get install wrk`", file=sys.stderr)
         return 2
-    if args.server_callgrind:
-        return _server_callgrind(args, wrk)
+    run, out = (
+        (_server_callgrind, args.server_callgrind_json)
+        if args.server_callgrind
+        else (benchmark, args.json_out)
+    )
     try:
-        report = benchmark(args, wrk)
+        report = run(args, wrk)
     except (RuntimeError, ValueError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
-    args.json_out.parent.mkdir(parents=True, exist_ok=True)
-    args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.json_out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {out}")
     return 0
 
 

@@ -19,7 +19,6 @@ the req/s of the wrk runs do.
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -29,12 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from slipway_bench import server
-from slipway_bench.breakdown import CALLGRIND_MISSING, callgrind_total
+from slipway_bench.breakdown import (
+    CALLGRIND_MISSING,
+    callgrind_command,
+    callgrind_env,
+    callgrind_total,
+)
 from slipway_bench.overhead import (
     OTLP_KIND,
     REQUEST_PATH,
     free_port,
     running_otlp_sink,
+    stop,
     wait_until_serving,
 )
 from slipway_bench.wrk import run_wrk, write_done_script, wrk_command
@@ -99,27 +104,10 @@ def callgrind_server(
     port = free_port()
     out = workdir / f"cg-server-{kind.replace('+', '-')}.out"
     log = workdir / f"{kind}.callgrind.stderr.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        "PYTHONHASHSEED": "0",
-    }
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out}",
-        os.path.realpath(sys.executable),
-        "-m",
-        server.__name__,
-        kind,
-        str(port),
-        *extra_args,
-    ]
     with log.open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 - our interpreter under valgrind
-            command,
-            env=env,
+            callgrind_command(out, server.__name__, [kind, str(port), *extra_args]),
+            env=callgrind_env(),
             stdout=subprocess.DEVNULL,  # the platform's access lines, rendered and discarded
             stderr=stderr,
             preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
@@ -129,36 +117,40 @@ def callgrind_server(
         wait_until_serving(url, process, log, timeout_s=START_TIMEOUT_S)
         yield url, process, out
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+@dataclass(frozen=True)
+class Load:
+    """How wrk loads a server under callgrind, and the cores of both."""
+
+    wrk: str
+    duration_s: int
+    warmup_s: int
+    connections: int
+    server_cpu: int | None
+    load_cpu: int | None
 
 
 def count_server(
-    kind: str,
-    wrk: str,
-    *,
-    duration_s: int,
-    warmup_s: int,
-    connections: int,
-    server_cpu: int | None,
-    load_cpu: int | None,
-    workdir: Path,
-    extra_args: tuple[str, ...] = (),
+    kind: str, load: Load, workdir: Path, extra_args: tuple[str, ...] = ()
 ) -> ServerCount:
-    """Warm the `kind` server up with wrk, then count two windows, of `duration_s` and twice
-    that, and keep their difference: what a window costs besides its requests (wrk's new
-    connections, the callgrind_control calls, the requests in flight at its ends) cancels."""
+    """Warm the `kind` server up with wrk, then count two windows, of `load.duration_s` and
+    twice that, and keep their difference: what a window costs besides its requests (wrk's
+    new connections, the callgrind_control calls, the requests in flight at its ends) cancels."""
+    wrk, duration_s, connections, load_cpu = (
+        load.wrk,
+        load.duration_s,
+        load.connections,
+        load.load_cpu,
+    )
     script = write_done_script(workdir)
-    with callgrind_server(kind, server_cpu, workdir, extra_args) as (url, process, out):
+    with callgrind_server(kind, load.server_cpu, workdir, extra_args) as (url, process, out):
 
         def command(seconds: int) -> list[str]:
             return wrk_command(wrk, url, script=script, duration_s=seconds, connections=connections)
 
-        run_wrk(command(warmup_s), cpu=load_cpu)
+        run_wrk(command(load.warmup_s), cpu=load_cpu)
         _control(process.pid, "--zero")
         _control(process.pid, "--instr=on")
         results = []
@@ -210,16 +202,7 @@ def format_table(counts: Sequence[ServerCount], *, min_ratio: float) -> list[str
 
 
 def run_server_callgrind(
-    kinds: Sequence[str],
-    wrk: str,
-    *,
-    duration_s: int,
-    warmup_s: int,
-    connections: int,
-    server_cpu: int | None,
-    load_cpu: int | None,
-    min_ratio: float,
-    otlp_sample_ratio: float = 1.0,
+    kinds: Sequence[str], load: Load, *, min_ratio: float, otlp_sample_ratio: float = 1.0
 ) -> dict[str, Any]:
     """Count every server in `kinds` (bare first), print the table; the JSON report."""
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
@@ -230,19 +213,9 @@ def run_server_callgrind(
         for kind in kinds:
             extra: tuple[str, ...] = ()
             if kind == OTLP_KIND:
-                sink, _ = stack.enter_context(running_otlp_sink(load_cpu, workdir))
+                sink, _ = stack.enter_context(running_otlp_sink(load.load_cpu, workdir))
                 extra = ("--otlp-endpoint", sink, "--sample-ratio", str(otlp_sample_ratio))
-            count = count_server(
-                kind,
-                wrk,
-                duration_s=duration_s,
-                warmup_s=warmup_s,
-                connections=connections,
-                server_cpu=server_cpu,
-                load_cpu=load_cpu,
-                workdir=workdir,
-                extra_args=extra,
-            )
+            count = count_server(kind, load, workdir, extra)
             counts.append(count)
             print(
                 f"  {kind:<14}{count.per_request / 1000:>8.1f} k instructions/req "
@@ -253,11 +226,11 @@ def run_server_callgrind(
     bare = counts[0]
     return {
         "settings": {
-            "duration_s": duration_s,
-            "warmup_s": warmup_s,
-            "connections": connections,
-            "server_cpu": server_cpu,
-            "load_cpu": load_cpu,
+            "duration_s": load.duration_s,
+            "warmup_s": load.warmup_s,
+            "connections": load.connections,
+            "server_cpu": load.server_cpu,
+            "load_cpu": load.load_cpu,
             "otlp_sample_ratio": otlp_sample_ratio,
         },
         "servers": {count.kind: count.as_dict() for count in counts},

@@ -11,6 +11,7 @@ import pytest
 
 from slipway_bench.overhead import MIN_PLATFORM_RATIO, main, parse_args
 from slipway_bench.server_callgrind import (
+    Load,
     ServerCount,
     count_server,
     format_table,
@@ -106,16 +107,9 @@ def test_a_real_count_of_the_bare_server(tmp_path: Path) -> None:
         pytest.skip("wrk is not installed")
     cpus = sorted(os.sched_getaffinity(0))
 
-    count = count_server(
-        "bare",
-        wrk,
-        duration_s=2,  # windows of 2 and 4 s: ~10^2 requests each under callgrind
-        warmup_s=1,
-        connections=2,
-        server_cpu=cpus[0],
-        load_cpu=cpus[-1],
-        workdir=tmp_path,
-    )
+    # Windows of 2 and 4 s: ~10^2 requests each under callgrind.
+    load = Load(wrk, duration_s=2, warmup_s=1, connections=2, server_cpu=cpus[0], load_cpu=cpus[-1])
+    count = count_server("bare", load, tmp_path)
 
     assert count.errors == 0
     assert count.requests > 0
