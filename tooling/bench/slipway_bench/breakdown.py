@@ -353,9 +353,10 @@ def instructions_per_request(ir_n: int, ir_2n: int, requests: int) -> float:
     return (ir_2n - ir_n) / requests
 
 
-def _control(*options: str) -> None:
+def callgrind_control(pid: int, *options: str) -> None:
+    """Run `callgrind_control` with `options` on the process `pid` (running under callgrind)."""
     subprocess.run(  # noqa: S603 - valgrind's own tool, fixed arguments
-        ["callgrind_control", *options, str(os.getpid())],  # noqa: S607
+        ["callgrind_control", *options, str(pid)],  # noqa: S607
         check=True,
         capture_output=True,
     )
@@ -370,13 +371,13 @@ async def _child(
         await _round(subject, 300)
         gc.collect()
         gc.freeze()
-        _control("--instr=on")
-        _control("--zero")
+        callgrind_control(os.getpid(), "--instr=on")
+        callgrind_control(os.getpid(), "--zero")
         await _round(subject, requests)
-        _control("--dump=n")
+        callgrind_control(os.getpid(), "--dump=n")
         await _round(subject, 2 * requests)
-        _control("--dump=2n")
-        _control("--instr=off")
+        callgrind_control(os.getpid(), "--dump=2n")
+        callgrind_control(os.getpid(), "--instr=off")
 
 
 def all_variants() -> dict[str, Variant]:

@@ -31,6 +31,7 @@ from slipway_bench import server
 from slipway_bench.breakdown import (
     CALLGRIND_MISSING,
     callgrind_command,
+    callgrind_control,
     callgrind_env,
     callgrind_total,
 )
@@ -70,14 +71,6 @@ class ServerCount:
             "errors": self.errors,
             "instructions_per_request": round(self.per_request, 1),
         }
-
-
-def _control(pid: int, *options: str) -> None:
-    subprocess.run(  # noqa: S603 - valgrind's own tool, fixed arguments
-        ["callgrind_control", *options, str(pid)],  # noqa: S607
-        check=True,
-        capture_output=True,
-    )
 
 
 def wait_for_dumps(out: Path, process: subprocess.Popen[bytes], count: int) -> list[Path]:
@@ -138,34 +131,30 @@ def count_server(
     """Warm the `kind` server up with wrk, then count two windows, of `load.duration_s` and
     twice that, and keep their difference: what a window costs besides its requests (wrk's
     new connections, the callgrind_control calls, the requests in flight at its ends) cancels."""
-    wrk, duration_s, connections, load_cpu = (
-        load.wrk,
-        load.duration_s,
-        load.connections,
-        load.load_cpu,
-    )
     script = write_done_script(workdir)
     with callgrind_server(kind, load.server_cpu, workdir, extra_args) as (url, process, out):
 
         def command(seconds: int) -> list[str]:
-            return wrk_command(wrk, url, script=script, duration_s=seconds, connections=connections)
+            return wrk_command(
+                load.wrk, url, script=script, duration_s=seconds, connections=load.connections
+            )
 
-        run_wrk(command(load.warmup_s), cpu=load_cpu)
-        _control(process.pid, "--zero")
-        _control(process.pid, "--instr=on")
+        run_wrk(command(load.warmup_s), cpu=load.load_cpu)
+        callgrind_control(process.pid, "--zero")
+        callgrind_control(process.pid, "--instr=on")
         results = []
-        for seconds in (duration_s, 2 * duration_s):
-            results.append(run_wrk(command(seconds), cpu=load_cpu))
-            _control(process.pid, "--dump")  # and zero the counters for the next window
-        _control(process.pid, "--instr=off")
+        for seconds in (load.duration_s, 2 * load.duration_s):
+            results.append(run_wrk(command(seconds), cpu=load.load_cpu))
+            callgrind_control(process.pid, "--dump")  # and zero the counters for the next one
+        callgrind_control(process.pid, "--instr=off")
         short, long = (
             callgrind_total(dump.read_text(encoding="utf-8"))
             for dump in wait_for_dumps(out, process, 2)
         )
     if results[1].requests <= results[0].requests:
         raise RuntimeError(
-            f"{kind}: the {2 * duration_s}s window completed no more requests than the "
-            f"{duration_s}s one ({results[1].requests} against {results[0].requests})"
+            f"{kind}: the {2 * load.duration_s}s window completed no more requests than the "
+            f"{load.duration_s}s one ({results[1].requests} against {results[0].requests})"
         )
     return ServerCount(
         kind,
