@@ -52,6 +52,7 @@ from slipway.web.guard import RequestGuardMiddleware
 from slipway.web.platform_layer import PlatformLayerMiddleware
 from slipway_bench.apps import bare_app, platform_app, platform_settings
 from slipway_bench.inprocess import REQUEST, SCOPE
+from slipway_bench.server import child_pythonpath
 
 REQUEST_PATH: str = SCOPE["path"]
 MAX_OTLP_COST_RATIO = 1.1  # issue 13: an exporter makes the platform at most 10 % slower
@@ -429,7 +430,7 @@ def callgrind_env() -> dict[str, str]:
     """The environment of a child under callgrind: this process's path, a fixed hash seed."""
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "PYTHONPATH": child_pythonpath(),
         "PYTHONHASHSEED": "0",
     }
 

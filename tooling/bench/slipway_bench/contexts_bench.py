@@ -20,6 +20,11 @@ its RSS from `/proc/<pid>/status` (VmRSS) at its end. Then the SSE fan-out on th
 (`--sse-rate` PUTs/s), delivery latency p50/p99 and the server's CPU. The limit has no event
 stream: the fan-out has no limit row. Prints a table, writes JSON (`--json-out`). See
 docs/performance.md, "Contexts service on PostgreSQL".
+
+`--server-times` keeps the service's JSON log in a file instead of /dev/null and, for each
+operation, sets the time its requests spent inside the service (the access lines'
+`duration_ms`) beside wrk's latency: what of a tail is spent in the app and what waiting to be
+read (`slipway_bench.server_times`).
 """
 
 import argparse
@@ -40,7 +45,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,11 +57,12 @@ from contexts.domain.policy import READ_SCOPE, WRITE_SCOPE
 from contexts.settings import DEV_AUDIENCE, DEV_HS256_SECRET, DEV_ISSUER, Settings
 from slipway.auth.testing import hs256_signing_key, mint_token
 from slipway.db import DatabaseSettings
-from slipway_bench import events_latency, limit_app, profile
+from slipway_bench import events_latency, limit_app, profile, server_times
 from slipway_bench.latency_service import has_setting, running_service, service_settings
 from slipway_bench.overhead import free_port
 from slipway_bench.procfs import pin_tree, tree_cpu_seconds, tree_rss_bytes
-from slipway_bench.server import HOST
+from slipway_bench.server import HOST, child_pythonpath
+from slipway_bench.server_times import InService, LogWindow
 from slipway_bench.wrk import (
     WrkResult,
     render_script,
@@ -176,6 +182,8 @@ class Figures(Protocol):
     def cpu_us_per_request(self) -> float | None: ...
     @property
     def rss_bytes(self) -> int: ...
+    @property
+    def in_service(self) -> InService | None: ...
     def as_dict(self) -> dict[str, Any]: ...
 
 
@@ -186,6 +194,8 @@ class Measurement:
     wrk: WrkResult
     server_cpu_s: float
     rss_bytes: int
+    in_service: InService | None = None
+    """The service's own access lines of the run (`--server-times`), None otherwise."""
 
     @property
     def cpu_us_per_request(self) -> float | None:
@@ -224,6 +234,7 @@ class Measurement:
             else None,
             "cpu_us_per_request": None if cpu is None else round(cpu, 1),
             "rss_mib": round(self.rss_bytes / MIB, 1),
+            **({} if self.in_service is None else {"in_service": self.in_service.as_dict()}),
         }
 
 
@@ -278,10 +289,17 @@ class Rounds:
         requests = sum(m.wrk.requests for m in self.runs)
         return sum(m.server_cpu_s for m in self.runs) * 1e6 / requests if requests else None
 
+    @property
+    def in_service(self) -> InService | None:
+        """Every run's in-service durations pooled, None unless each run has them."""
+        parts = [m.in_service for m in self.runs]
+        return None if None in parts else InService.pooled(p for p in parts if p is not None)
+
     def as_dict(self) -> dict[str, Any]:
         """One run: its dict; several: the medians, each figure's [min, max] and every run."""
         if len(self.runs) == 1:
             return {**self.runs[0].as_dict(), "rounds": 1}
+        in_service = self.in_service
         per_round = [m.as_dict() for m in self.runs]
         spread = {
             key: [min(values), max(values)]
@@ -298,6 +316,7 @@ class Rounds:
             "rss_mib": round(self.rss_bytes / MIB, 1),
             "rounds": len(self.runs),
             "range": spread,
+            **({} if in_service is None else {"in_service": in_service.as_dict()}),
             "per_round": per_round,
         }
 
@@ -349,6 +368,19 @@ def format_table(results: Mapping[tuple[str, str], Figures]) -> str:
                 f"{_x(r.get('cpu_per_request'), 2):>8}"
             )
     return "\n".join(lines)
+
+
+def in_service_rows(
+    results: Mapping[tuple[str, str], Figures],
+) -> list[tuple[str, InService, float, float]]:
+    """The service's in-service durations per operation, with wrk's p50 and p99 beside them
+    (`server_times.format_table`'s rows); none without `--server-times`."""
+    rows = []
+    for operation in OPERATIONS:
+        m = results.get((operation, "contexts"))
+        if m is not None and m.in_service is not None:
+            rows.append((operation, m.in_service, m.p50_ms, m.p99_ms))
+    return rows
 
 
 # Goals of issue 13, item 2: reported, not enforced.
@@ -424,6 +456,8 @@ class Served:
     base_url: str
     pid: int
     log: Path | None = None
+    access_log: Path | None = None
+    """The file its stdout (JSON log, access lines) goes to, when it is kept."""
 
 
 @contextmanager
@@ -433,7 +467,7 @@ def running_limit(
     """Serve the limit app in a subprocess (`workers` uvicorn workers) pinned to `cpus`."""
     port = free_port()
     log = workdir / "limit.stderr.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     command = [sys.executable, "-m", limit_app.__name__, "--port", str(port)]
     with log.open("wb") as stderr:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -543,12 +577,15 @@ def measure_operation(
                     output,
                     cpu=load_cpu,
                 )
+            window = None if served.access_log is None else LogWindow.start(served.access_log)
             m, stacks = measure(
                 served,
                 wrk_command(args.wrk, served.base_url, duration_s=args.duration, **common),
                 load_cpu=load_cpu,
                 recording=recording,
             )
+            if window is not None:
+                m = replace(m, in_service=window.finish())
             results[app].runs.append(m)
             results[app].stacks.update(stacks)
             rounds = f" r{round_number}/{args.rounds}" if args.rounds > 1 else ""
@@ -693,6 +730,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sse-rate", type=float, default=20.0, help="SSE writer PUTs/s")
     parser.add_argument("--skip-sse", action="store_true", help="no SSE fan-out phase")
     parser.add_argument(
+        "--server-times",
+        action="store_true",
+        help="keep the service's JSON log (not /dev/null) and report the time each operation's"
+        " requests spent inside it, from its access lines, beside wrk's latency",
+    )
+    parser.add_argument(
         "--admin-url", default=DEFAULT_ADMIN_URL, help="where to create the throwaway database"
     )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for both servers")
@@ -752,8 +795,11 @@ def _serve_both(
     if args.workers != 1:  # engineer G's setting: SettingMissingError names it until it exists
         settings[("web", "workers")] = str(args.workers)
     single = next(iter(cpus)) if cpus is not None and len(cpus) == 1 else None
-    with running_service(settings, workdir, cpu=single) as service:
-        contexts = Served(service.base_url, service.pid, workdir / "contexts.stderr.log")
+    access_log = workdir / "contexts.stdout.log" if args.server_times else None
+    with running_service(settings, workdir, cpu=single, stdout=access_log) as service:
+        contexts = Served(
+            service.base_url, service.pid, workdir / "contexts.stderr.log", access_log
+        )
         with running_limit(dsn, args.pool_size, workdir, cpus=cpus, workers=args.workers) as limit:
             servers = {"contexts": contexts, "limit": limit}
             if cpus is not None:  # the workers started before /ready answered
@@ -837,6 +883,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     print(format_table(results))
     for line in goal_lines(results):
         print(line)
+    times = in_service_rows(results)
+    if times:
+        print()
+        print(server_times.format_table(times))
     profiles = None
     if args.profile is not None:
         profiles = write_profiles(args.profile, measured)
@@ -885,6 +935,9 @@ def report(
             "sse_subscribers": args.sse_subscribers,
             "sse_writes_per_second": args.sse_rate,
             "pinning": pinning,
+            "server_times": "the service's stdout kept, in-service times from its access lines"
+            if args.server_times
+            else None,
             "contexts": "python -m contexts.main: PostgreSQL, migrations at start-up, dev HS256"
             " auth, JSON logs, rate limit on (unreachable), "
             + (f"Redis {_redis_for(args)[0]}" if _redis_for(args)[0] else "no Redis"),

@@ -50,6 +50,7 @@ from slipway_bench.latency_service import (
 from slipway_bench.latency_stores import fresh_store
 from slipway_bench.overhead import free_port
 from slipway_bench.procfs import process_cpu_seconds
+from slipway_bench.server import child_pythonpath
 from slipway_bench.write_load import run_writes, write_pacing_script
 from slipway_bench.wrk import WrkResult, wrk_command
 
@@ -118,7 +119,7 @@ def running_subscribers(
     tokens = [_token(f"latency-reader-{i}", [READ_SCOPE], [READER_GROUP]) for i in range(count)]
     tokens_file, out = workdir / "tokens.json", workdir / "subscribers.json"
     tokens_file.write_text(json.dumps(tokens), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     command = [sys.executable, "-m", events_subscribers.__name__, "--base-url", base_url]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [*command, "--namespace", namespace, "--tokens", str(tokens_file), "--out", str(out)],

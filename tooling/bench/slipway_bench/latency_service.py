@@ -15,11 +15,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import IO, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
@@ -31,7 +31,7 @@ from slipway.config import env_var_name
 from slipway.db.migrations import upgrade
 from slipway.web.workers import process_tree, worker_pids
 from slipway_bench.procfs import process_cpu_seconds
-from slipway_bench.server import HOST
+from slipway_bench.server import HOST, child_pythonpath
 
 READY_TIMEOUT_S = 90.0
 # A worker that used less CPU than this over IDLE_SAMPLE_S has finished its start-up.
@@ -222,9 +222,13 @@ def running_service(
     *,
     cpu: int | Collection[int] | None,
     program: ServiceProgram = CONTEXTS,
+    stdout: Path | None = None,
 ) -> Iterator[RunningService]:
     """Run `python -m <program.module>` (contexts by default) in `workdir` (pinned to `cpu`)
     until the block ends.
+
+    Its stdout (the JSON log, access lines included) goes to /dev/null, or to the file
+    `stdout` (created or emptied).
 
     `cpu` is one core or a set of them (several workers: `("web", "workers")` in
     `settings`); the workers inherit it. The block starts once every worker is serving.
@@ -238,14 +242,18 @@ def running_service(
     env = {
         **inherited,
         **environment_for(program.settings, settings),
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "PYTHONPATH": child_pythonpath(),
     }
     log = workdir / f"{program.name}.stderr.log"
-    with log.open("wb") as stderr:
+    with ExitStack() as files:
+        stderr = files.enter_context(log.open("wb"))
+        out: int | IO[bytes] = (
+            subprocess.DEVNULL if stdout is None else files.enter_context(stdout.open("wb"))
+        )
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", program.module],
             cwd=workdir,  # no stray .env file, no ./contexts.db of someone else's
-            stdout=subprocess.DEVNULL,  # the JSON access log: rendered, discarded
+            stdout=out,  # the JSON log: rendered, and by default discarded
             stderr=stderr,
             env=env,
             preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),

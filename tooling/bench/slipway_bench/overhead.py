@@ -179,7 +179,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def _subprocess(
     module: str, args: list[str], cpu: int | None, stdout: Any, stderr: Any
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env = {**os.environ, "PYTHONPATH": server.child_pythonpath()}
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", module, *args],
         stdout=stdout,

@@ -12,6 +12,8 @@ at INFO (stdout, which the benchmark sends to /dev/null), the bare app logs noth
 """
 
 import argparse
+import os
+import sys
 from typing import Any
 
 import uvicorn
@@ -20,6 +22,14 @@ from slipway.web import build_server
 from slipway_bench.apps import bare_app, platform_app, platform_settings
 
 HOST = "127.0.0.1"
+
+
+def child_pythonpath() -> str:
+    """This interpreter's `sys.path` as a `PYTHONPATH` for a benchmark's child process, each
+    entry made absolute: a child started in another directory (`cwd=`) finds the same code."""
+    return os.pathsep.join(os.path.abspath(entry) for entry in sys.path if entry)
+
+
 UVICORN_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
 """The bare server's; slipway.web.build_server adds `lifespan="on"`, the bare one does too."""
 PLATFORM_OPTIONS: dict[str, Any] = {"loop": "uvloop"}
