@@ -50,12 +50,13 @@ class Release:
         return f"{self.version} ({self.commit[:12]})"
 
 
-def git(root: Path, *args: str, check: bool = True) -> str | None:
-    """`git ARGS` in `root`: stdout, or None when it fails and not `check`."""
+def git(root: Path, *args: str, check: bool = True, stdin: str | None = None) -> str | None:
+    """`git ARGS` in `root`, fed `stdin`: stdout, or None when it fails and not `check`."""
     try:
         completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
             ["git", *args],  # noqa: S607 - git from PATH, as the user's own shell finds it
             cwd=root,
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,

@@ -372,6 +372,10 @@ def conflict(ws: Workspace) -> None:
     result = ws.slipway("update", "--all", check=False)
     if "services/contexts: updated" not in result.output:
         raise StepFailedError("`update --all` did not update services/contexts beside the conflict")
+    if ": failed" in result.output:
+        # Projects after the conflicting one: Copier's `git write-tree` once refused the
+        # unmerged index the conflict left.
+        raise StepFailedError("a conflict in one project made `update --all` fail others")
     if result.returncode == 0 or "conflict" not in result.output.lower():
         raise StepFailedError("`slipway update` did not report the conflict")
     if f"{UPDATED.path}/{CHANGED_PROJECT_FILE}" not in result.output:

@@ -106,7 +106,8 @@ def update_one(
     if version == to.version and releases.same_templates(root, before, to.commit):
         return Outcome(project.path, "current", label, label)
     try:
-        templating.update(root, project.path, vcs_ref=to.commit)
+        with gitrepo.unmerged_set_aside(root):
+            templating.update(root, project.path, vcs_ref=to.commit)
     except SlipwayError as error:
         return Outcome(project.path, "failed", label, label, error=error.message)
     after = str(to.version)

@@ -144,6 +144,27 @@ def test_update_leaves_inline_conflicts_and_exits_1(repo: Path) -> None:
     assert 'GREETING = "hello, world"' in text
 
 
+def test_a_conflict_does_not_stop_update_all_and_stays_marked_unmerged(repo: Path) -> None:
+    """Copier marks a conflicted file unmerged in the index; the next project's update must
+    still run (Copier's `git write-tree` refuses an unmerged index), and the mark must stay."""
+    stamp(repo, "alpha")
+    stamp(repo, "beta")
+    app = repo / "services" / "alpha" / "app.py"
+    app.write_text('NAME = "alpha"\nGREETING = "howdy"\n', encoding="utf-8")
+    commit_all(repo, "alpha says howdy")
+    release_v2(repo)
+
+    code, output = run_update(repo, update_all=True)
+    assert code == 1
+    assert "services/alpha: conflicts (1.0.0 -> 2.0.0) in\n    services/alpha/app.py\n" in output
+    assert "services/beta: updated 1.0.0 -> 2.0.0" in output, output
+    assert "failed" not in output
+    assert 'GREETING = "hello, world"' in (repo / "services" / "beta" / "app.py").read_text()
+    unmerged = git(repo, "ls-files", "--unmerged", "--", "services/alpha/app.py")
+    assert [line.split()[2] for line in unmerged.splitlines()] == ["1", "2", "3"]
+    assert git(repo, "ls-files", "--unmerged", "--", "services/beta") == ""
+
+
 def test_update_refuses_a_dirty_project_and_changes_nothing(repo: Path) -> None:
     stamp(repo)
     release_v2(repo)
